@@ -1,0 +1,1 @@
+"""Alembic migrations; run with `yanxiu db upgrade` (see data_access.schema.upgrade)."""
