@@ -24,6 +24,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -179,6 +180,14 @@ class Binding(Base):
     __table_args__ = (
         Index("ix_bindings_region", "region_code"),
         Index("ix_bindings_school", "school_code"),
+        # At most one current 学校管理员 per school, even under concurrent redemptions.
+        Index(
+            "uq_bindings_one_school_admin",
+            "school_code",
+            unique=True,
+            sqlite_where=text("role = 'school_admin' AND removed_at IS NULL"),
+            postgresql_where=text("role = 'school_admin' AND removed_at IS NULL"),
+        ),
     )
 
 
@@ -226,6 +235,20 @@ class AuditLog(Base):
     detail: Mapped[str | None] = mapped_column(Text)
     ip: Mapped[str | None] = mapped_column(String(64))
     outcome: Mapped[str] = mapped_column(String(12), default="ok")
+
+
+class RateEvent(Base):
+    """Failed login / code-redemption attempts, counted per key in a sliding window.
+
+    Kept in the database (not in worker memory) so the limit holds across every worker."""
+
+    __tablename__ = "rate_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(100))
+    at: Mapped[datetime] = mapped_column(DateTime)
+
+    __table_args__ = (Index("ix_rate_events_key_at", "key", "at"),)
 
 
 # --------------------------------------------------------------------------- aggregates
@@ -338,6 +361,7 @@ __all__ = [
     "PermissionCode",
     "WebSession",
     "AuditLog",
+    "RateEvent",
     "Snapshot",
     "CurrentSnapshot",
     "AggRegion",

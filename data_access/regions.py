@@ -106,6 +106,10 @@ def school_region(conn: Connection, school_code: str) -> str | None:
     )
 
 
+def school_name(conn: Connection, school_code: str) -> str | None:
+    return conn.scalar(select(School.name).where(School.code == school_code))
+
+
 def path_names(conn: Connection, code: str) -> str:
     """`福建省/三明市/宁化县` for a region code."""
     return "/".join(r.name for r in ancestors(conn, code))

@@ -85,3 +85,35 @@ def engine(database_url):
     eng = make_engine(database_url)
     yield eng
     eng.dispose()
+
+
+# --------------------------------------------------------------------------- app fixtures
+
+
+@pytest.fixture
+def app(database_url):
+    from dashboard import create_app
+    from dashboard.settings import Settings
+
+    application = create_app(Settings(database_url=database_url, secret_key="test-secret-0123456789",
+                                      testing=True))
+    yield application
+    application.extensions["yanxiu"].engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def login_as(app, client):
+    """login_as(role, scope_code) → creates a user bound to that scope and logs the client in."""
+    from tests.helpers import login, make_admin
+
+    def _login(role: str, scope: str, account: str | None = None):
+        account = make_admin(app.extensions["yanxiu"].engine, role, scope, account)
+        login(client, account)
+        return account
+
+    return _login

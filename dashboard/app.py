@@ -1,0 +1,106 @@
+"""The application factory: one Flask server with the Dash pages mounted on it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+import dash
+from flask import Flask, abort, current_app, jsonify, redirect, request
+from flask_login import current_user
+from sqlalchemy import Engine
+
+from data_access.db import make_engine
+
+from . import auth, exports, pages
+from .access import current_scope
+from .security import CSRF_COOKIE, csrf_token, csrf_valid, no_store
+from .settings import Settings
+
+ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
+PUBLIC_PATHS = {"/login", "/register", "/favicon.ico"}
+# Pages a logged-in user without any binding may still open.
+UNBOUND_PATHS = {"/bind", "/logout"}
+PUBLIC_PREFIXES = ("/assets/",)
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    engine: Engine
+    dash_app: dash.Dash | None = None
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    settings = settings or Settings.from_env()
+    server = Flask(__name__)
+    server.config.update(
+        SECRET_KEY=settings.secret_key,
+        SESSION_COOKIE_NAME="yanxiu_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
+        MAX_CONTENT_LENGTH=20 * 1024 * 1024,
+        TESTING=settings.testing,
+    )
+    state = AppState(settings, make_engine(settings.database_url))
+    server.extensions["yanxiu"] = state
+
+    auth.login_manager.init_app(server)
+    server.register_blueprint(auth.bp)
+    server.register_blueprint(exports.bp)
+
+    app = dash.Dash(
+        __name__,
+        server=server,
+        use_pages=True,
+        pages_folder="",
+        assets_folder=str(ASSETS_DIR),
+        suppress_callback_exceptions=True,
+        title="研修管理工作台",
+        update_title=None,
+        serve_locally=True,
+    )
+    app.config.include_pages_meta = False
+    pages.register(app)
+    state.dash_app = app
+
+    server.before_request(_require_login)
+    server.after_request(_secure_headers)
+    return server
+
+
+def _require_login():
+    path = request.path
+    if path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES):
+        return None
+    if path == "/logout":
+        return None
+    if not current_user.is_authenticated:
+        if path.startswith(("/_dash", "/export", "/_reload")):
+            return jsonify({"error": "未登录或登录已过期"}), 401
+        target = request.full_path if request.query_string else path
+        return redirect(f"/login?next={quote(target, safe='')}")
+    if path not in UNBOUND_PATHS and not path.startswith(("/_dash", "/export")) \
+            and current_scope() is None:
+        # Deny by default: a user with no binding sees only the binding page.
+        return redirect("/bind")
+    if request.method == "POST" and path.startswith("/_dash"):
+        # Double-submit check: the Dash renderer echoes the _csrf_token cookie in a header.
+        if not csrf_valid(request.headers.get("X-CSRFToken")):
+            abort(403)
+    return None
+
+
+def _secure_headers(response):
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    if request.path.startswith(PUBLIC_PREFIXES):
+        return response
+    no_store(response)
+    if current_user.is_authenticated:
+        response.set_cookie(CSRF_COOKIE, csrf_token(), samesite="Lax", httponly=False,
+                            secure=current_app.config["SESSION_COOKIE_SECURE"])
+    return response

@@ -1,0 +1,265 @@
+"""The `yanxiu` command line (SPEC §7.3)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from data_access.db import make_engine
+
+from .settings import Settings, instance_dir
+
+DEMO_PASSWORD = "Demo@2026"
+DEMO_USERS = (
+    # account, name, role, scope
+    ("fujian", "省级管理员（演示）", "region_training", "350000"),
+    ("putian", "莆田市管理员（演示）", "region_training", "350300"),
+    ("xianyou", "仙游县管理员（演示）", "region_training", "350322"),
+    ("sanming", "三明市管理员（演示）", "region_super", "350400"),
+)
+
+
+def _settings() -> Settings:
+    return Settings.from_env()
+
+
+def _engine():
+    return make_engine(_settings().database_url)
+
+
+@click.group()
+def main() -> None:
+    """研修管理工作台 — command line."""
+
+
+# --------------------------------------------------------------------------- database
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Migrate the schema to the newest version and load the region catalogue."""
+    from data_access.schema import upgrade
+
+    settings = _settings()
+    _ensure_sqlite_dir(settings.database_url)
+    added = upgrade(make_engine(settings.database_url))
+    click.echo(f"schema is current; {added} catalogue regions added")
+
+
+def _ensure_sqlite_dir(url: str) -> None:
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+
+
+@main.command("import")
+@click.argument("kind")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="Validate only; write nothing.")
+def import_cmd(kind: str, file: str, dry_run: bool) -> None:
+    """Import a regions|schools|teachers|trainings|records|teacher-counts file."""
+    from data_access.importers import KINDS, ImportRefused, import_file
+
+    if kind not in KINDS:
+        raise click.UsageError(f"KIND must be one of: {', '.join(KINDS)}")
+    settings = _settings()
+    started = time.perf_counter()
+    try:
+        result = import_file(make_engine(settings.database_url), kind, file,
+                             id_key=settings.id_hash_key.encode(), dry_run=dry_run)
+    except ImportRefused as exc:
+        for err in exc.errors:
+            click.echo(str(err), err=True)
+        click.echo(f"refused: {len(exc.errors)} error(s); nothing was written", err=True)
+        sys.exit(1)
+    verb = "checked" if dry_run else "imported"
+    click.echo(
+        f"{verb} {result.rows} {kind} rows: {result.inserted} new, {result.updated} updated, "
+        f"{result.unchanged} unchanged ({time.perf_counter() - started:.1f} s)"
+    )
+
+
+@main.command()
+def refresh() -> None:
+    """Rebuild the statistics aggregates into a new snapshot and switch to it."""
+    from data_access.refresh import refresh as run_refresh
+
+    result = run_refresh(_engine())
+    click.echo(f"snapshot {result.snapshot_id} ready in {result.seconds:.1f} s "
+               f"({result.trainings} trainings, {result.region_rows} region rows)")
+
+
+@main.command("gen-demo")
+@click.option("--scale", type=click.Choice(["small", "province", "national"]), default="province")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True)
+@click.option("--seed", type=int, default=2022)
+def gen_demo(scale: str, out_dir: str, seed: int) -> None:
+    """Write the six import files of a demo data set."""
+    from data_access.demo import generate
+
+    started = time.perf_counter()
+    files = generate(scale, out_dir, seed=seed)
+    for kind, path in files.items():
+        click.echo(f"{kind}: {path}")
+    click.echo(f"done in {time.perf_counter() - started:.1f} s")
+
+
+# --------------------------------------------------------------------------- accounts
+
+
+@main.group()
+def user() -> None:
+    """Admin user accounts."""
+
+
+@user.command("create")
+@click.option("--account", required=True)
+@click.option("--name", required=True)
+@click.option("--phone", default=None)
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def user_create(account: str, name: str, phone: str | None, password_stdin: bool) -> None:
+    from data_access import accounts, audit
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("密码", hide_input=True, confirmation_prompt=True)
+    try:
+        with _engine().begin() as conn:
+            uid = accounts.create_user(conn, account, name, password, phone)
+            audit.record(conn, "user_create", actor="cli", detail={"user_id": uid})
+    except accounts.AccountError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"user {account} created")
+
+
+@main.command()
+@click.option("--account", required=True)
+@click.option("--role", type=click.Choice(["region_super", "region_training", "school_admin"]),
+              required=True)
+@click.option("--scope", "scope_code", required=True, help="Region code, or school code for school_admin.")
+def grant(account: str, role: str, scope_code: str) -> None:
+    """Bind a user to a role over a region or school (operator shortcut)."""
+    from data_access import accounts, audit
+
+    with _engine().begin() as conn:
+        u = accounts.user_by_account(conn, account)
+        if u is None:
+            raise click.ClickException(f"no user {account}")
+        try:
+            bid = accounts.grant(conn, u.id, role, scope_code)
+        except accounts.AccountError as exc:
+            raise click.ClickException(str(exc)) from exc
+        audit.record(conn, "grant", actor="cli",
+                     region_code=None if role == "school_admin" else scope_code,
+                     school_code=scope_code if role == "school_admin" else None,
+                     detail={"user_id": u.id, "role": role, "binding_id": bid})
+    click.echo(f"{account} is now {role} of {scope_code}")
+
+
+# --------------------------------------------------------------------------- serving
+
+
+def _serve(host: str, port: int, workers: int, settings: Settings) -> None:
+    from gunicorn.app.base import BaseApplication
+
+    from .app import create_app
+
+    class _Server(BaseApplication):
+        def load_config(self):
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("workers", workers)
+            self.cfg.set("timeout", 120)
+            self.cfg.set("accesslog", "-")
+
+        def load(self):
+            return create_app(settings)
+
+    _Server().run()
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8050, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(2, 64))
+def serve(host: str, port: int, workers: int) -> None:
+    """Serve with a production WSGI server (gunicorn, at least 2 workers)."""
+    settings = _settings()
+    if not settings.has_real_secret:
+        raise click.ClickException(
+            "YANXIU_SECRET_KEY is missing or is the default: set a random secret of 16+ characters")
+    if os.environ.get("FLASK_DEBUG") or os.environ.get("DASH_DEBUG"):
+        raise click.ClickException("serve refuses debug mode (unset FLASK_DEBUG / DASH_DEBUG)")
+    _serve(host, port, workers, settings)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8050, show_default=True, type=int)
+@click.option("--scale", type=click.Choice(["small", "province"]), default="province",
+              show_default=True)
+def demo(host: str, port: int, scale: str) -> None:
+    """Create a SQLite database with demo data (first run only), refresh, print the demo
+    logins and serve."""
+    folder = instance_dir() / "demo"
+    folder.mkdir(parents=True, exist_ok=True)
+    db_path = folder / "yanxiu-demo.db"
+    key_file = folder / "secret.key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_urlsafe(32))
+    secret = key_file.read_text().strip()
+    settings = Settings(database_url=f"sqlite:///{db_path}", secret_key=secret,
+                        export_dir=folder / "exports")
+    if not db_path.exists():
+        _build_demo(settings, folder, scale)
+    click.echo("\n演示账号（密码均为 %s）:" % DEMO_PASSWORD)
+    for account, name, role, scope in DEMO_USERS:
+        click.echo(f"  {account:10s} {name}")
+    click.echo(f"\n打开 http://{host}:{port}/ 登录\n")
+    _serve(host, port, 2, settings)
+
+
+def _build_demo(settings: Settings, folder: Path, scale: str) -> None:
+    from data_access import accounts
+    from data_access.demo import IMPORT_ORDER, generate
+    from data_access.importers import import_file
+    from data_access.refresh import refresh as run_refresh
+    from data_access.schema import upgrade
+
+    tmp_db = folder / "building.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{tmp_db}{suffix}").unlink(missing_ok=True)
+    engine = make_engine(f"sqlite:///{tmp_db}")
+    click.echo("creating the demo database (first run only) …")
+    upgrade(engine)
+    started = time.perf_counter()
+    files = generate(scale, folder / "data")
+    click.echo(f"  demo files written ({time.perf_counter() - started:.1f} s)")
+    for kind in IMPORT_ORDER:
+        t = time.perf_counter()
+        result = import_file(engine, kind, files[kind], id_key=settings.id_hash_key.encode())
+        click.echo(f"  {kind}: {result.rows} rows ({time.perf_counter() - t:.1f} s)")
+    result = run_refresh(engine)
+    click.echo(f"  refresh: {result.seconds:.1f} s")
+    with engine.begin() as conn:
+        for account, name, role, scope in DEMO_USERS:
+            uid = accounts.create_user(conn, account, name, DEMO_PASSWORD)
+            accounts.grant(conn, uid, role, scope)
+    engine.dispose()
+    # Only a complete database takes the final name, so an interrupted first run starts over.
+    tmp_db.rename(folder / "yanxiu-demo.db")
+    for suffix in ("-wal", "-shm"):
+        Path(f"{tmp_db}{suffix}").unlink(missing_ok=True)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,103 @@
+"""Page registration, the per-user shell and the role menus (SPEC §3)."""
+
+from __future__ import annotations
+
+import dash
+from flask_login import current_user
+
+from callbacks import register_callbacks
+from data_access.accounts import active_bindings
+from data_access.vocab import ROLE_LABELS, ROLE_SCHOOL_ADMIN
+from layouts import admin_pages, shell, training_list, training_stats
+from layouts.shell import MenuEntry, ScopeOption
+
+from .access import current_scope, read
+from .security import csrf_token
+
+# Only screens that exist are listed; the order follows SPEC §3.
+REGION_MENU = [
+    MenuEntry("教师研修", "/", "专项管理"),
+    MenuEntry("权限码管理", "/codes", "基本管理"),
+    MenuEntry("管理员列表", "/admins", "基本管理"),
+    MenuEntry("操作日志", "/audit", "基本管理"),
+    MenuEntry("权限绑定", "/bind", "基本管理"),
+]
+SCHOOL_MENU = [
+    MenuEntry("培训统计", "/", "教师研修"),
+    MenuEntry("权限绑定", "/bind", "基本管理"),
+]
+
+
+def menu_for(role: str | None) -> list[MenuEntry]:
+    if role is None:
+        return []
+    return SCHOOL_MENU if role == ROLE_SCHOOL_ADMIN else REGION_MENU
+
+
+def _home(**_query):
+    scope = current_scope()
+    if scope is None:
+        return shell.notice("暂无管理权限",
+                            "您的账号还没有绑定管理权限，请联系上级管理员获取权限码。")
+    return training_list.page("培训列表")
+
+
+def _training(training_code: str = "", **query):
+    if current_scope() is None:
+        return shell.notice("暂无管理权限", "您的账号还没有绑定管理权限。")
+    return training_stats.page(training_code, **query)
+
+
+def _region_only(build):
+    def layout(**_query):
+        scope = current_scope()
+        if scope is None or scope.is_school:
+            return shell.notice("无权访问", "该功能仅对区域管理员开放。")
+        return build(scope)
+
+    return layout
+
+
+def _codes_page(scope):
+    return admin_pages.codes_page(admin_pages.role_options(scope.role))
+
+
+def _not_found(**_query):
+    return shell.notice("页面不存在", "您访问的页面不存在，请从左侧菜单进入。")
+
+
+def shell_layout():
+    """Called on every page load: the frame for the logged-in user and active binding."""
+    if not current_user.is_authenticated:
+        return shell.notice("请先登录", "")
+    with read() as conn:
+        bindings = active_bindings(conn, current_user.id)
+    scope = current_scope()
+    options = [ScopeOption(b.id, f"{b.scope_name} · {ROLE_LABELS[b.role]}") for b in bindings]
+    label = next((o.label for o in options if scope and o.binding_id == scope.binding_id), "")
+    return shell.shell(
+        user_name=current_user.name,
+        scope_label=label,
+        scopes=options,
+        active=scope.binding_id if scope else None,
+        menu=menu_for(scope.role if scope else None),
+        csrf_token=csrf_token(),
+    )
+
+
+def register(app: dash.Dash) -> None:
+    dash.register_page("yanxiu.home", path="/", name="培训列表", title="研修管理工作台",
+                       layout=_home)
+    dash.register_page("yanxiu.training", path_template="/training/<training_code>",
+                       name="统计详情", title="统计详情 · 研修管理工作台", layout=_training)
+    dash.register_page("yanxiu.codes", path="/codes", name="权限码管理",
+                       title="权限码管理 · 研修管理工作台", layout=_region_only(_codes_page))
+    dash.register_page("yanxiu.admins", path="/admins", name="管理员列表",
+                       title="管理员列表 · 研修管理工作台",
+                       layout=_region_only(lambda _s: admin_pages.admins_page()))
+    dash.register_page("yanxiu.audit", path="/audit", name="操作日志",
+                       title="操作日志 · 研修管理工作台",
+                       layout=_region_only(lambda _s: admin_pages.audit_page()))
+    dash.register_page("yanxiu.not_found_404", path="/404", name="页面不存在", layout=_not_found)
+    app.layout = shell_layout
+    register_callbacks(app)

@@ -1,0 +1,196 @@
+"""Training statistics read from the precomputed aggregates of one snapshot (SPEC §4.2).
+
+Callers resolve the snapshot id once per request (refresh.current_snapshot) and pass it to
+every function here, so one screen never mixes two snapshots.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from sqlalchemy import Connection, func, select
+
+from .metrics import REGION_TABLE_COLUMNS, Counts, metric_row
+from .models import AggRegion, AggSchool, AggTeacherCount, School
+from .regions import RegionRow, children
+from .trainings import TrainingRow
+
+PART_SUBTREE = "subtree"
+PART_DIRECT = "direct"
+DIRECT_SCHOOLS_LABEL = "直属学校"
+
+
+@dataclass(frozen=True)
+class StatsFilters:
+    stage: str = ""  # '' = 全部
+    subject: str = ""  # '' = 全部
+    certified_only: bool = False  # 未通过认证教师: 不包含
+
+
+@dataclass(frozen=True)
+class TableRow:
+    """One row of the 按区域查看 table."""
+
+    key: str  # region code or school code; '' for the 直属学校 row
+    kind: str  # current | region | direct | school
+    name: str
+    counts: Counts
+
+    @property
+    def drillable(self) -> bool:
+        return self.kind == "region"
+
+
+def _sums(model):
+    return (
+        func.sum(model.participants),
+        func.sum(model.learners),
+        func.sum(model.hours_tenths),
+        func.sum(model.completed),
+    )
+
+
+def _filter(stmt, model, f: StatsFilters):
+    if f.stage:
+        stmt = stmt.where(model.stage == f.stage)
+    if f.subject:
+        stmt = stmt.where(model.subject == f.subject)
+    if f.certified_only:
+        stmt = stmt.where(model.certified.is_(True))
+    return stmt
+
+
+def _region_counts(
+    conn: Connection, snapshot_id: int, training_id: int, codes: list[str], f: StatsFilters
+) -> dict[tuple[str, str], tuple[int, int, int, int]]:
+    stmt = (
+        select(AggRegion.region_code, AggRegion.part, *_sums(AggRegion))
+        .where(
+            AggRegion.snapshot_id == snapshot_id,
+            AggRegion.training_id == training_id,
+            AggRegion.region_code.in_(codes),
+        )
+        .group_by(AggRegion.region_code, AggRegion.part)
+    )
+    stmt = _filter(stmt, AggRegion, f)
+    return {
+        (r[0], r[1]): tuple(int(v or 0) for v in r[2:]) for r in conn.execute(stmt)
+    }
+
+
+def teacher_counts(
+    conn: Connection, snapshot_id: int, codes: list[str], f: StatsFilters
+) -> dict[str, int]:
+    """Effective 专任教师数 per region; a subject filter has no denominator (no figures are
+    kept per subject), so it yields none."""
+    if f.subject:
+        return {}
+    rows = conn.execute(
+        select(AggTeacherCount.region_code, AggTeacherCount.count).where(
+            AggTeacherCount.snapshot_id == snapshot_id,
+            AggTeacherCount.stage == f.stage,
+            AggTeacherCount.region_code.in_(codes),
+        )
+    )
+    return dict(rows.all())
+
+
+def _counts(raw: tuple[int, int, int, int] | None, denominator: int | None) -> Counts:
+    p, l, h, c = raw or (0, 0, 0, 0)
+    return Counts(p, l, h, c, denominator)
+
+
+def region_overview(
+    conn: Connection, snapshot_id: int, training: TrainingRow, region: RegionRow, f: StatsFilters
+) -> Counts:
+    sums = _region_counts(conn, snapshot_id, training.id, [region.code], f)
+    denominators = teacher_counts(conn, snapshot_id, [region.code], f)
+    return _counts(sums.get((region.code, PART_SUBTREE)), denominators.get(region.code))
+
+
+def has_direct_schools(conn: Connection, region_code: str) -> bool:
+    return (
+        conn.scalar(
+            select(School.code)
+            .where(School.region_code == region_code, School.deleted_at.is_(None))
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def region_table(
+    conn: Connection, snapshot_id: int, training: TrainingRow, region: RegionRow, f: StatsFilters
+) -> list[TableRow]:
+    """The current region first, then its child regions (and its 直属学校 row), or — at a
+    region without child regions — its schools; sorted by 参训人数, largest first."""
+    kids = children(conn, region.code)
+    codes = [region.code] + [k.code for k in kids]
+    sums = _region_counts(conn, snapshot_id, training.id, codes, f)
+    denominators = teacher_counts(conn, snapshot_id, codes, f)
+    current = TableRow(
+        region.code,
+        "current",
+        region.name,
+        _counts(sums.get((region.code, PART_SUBTREE)), denominators.get(region.code)),
+    )
+    if kids:
+        rows = [
+            TableRow(k.code, "region", k.name,
+                     _counts(sums.get((k.code, PART_SUBTREE)), denominators.get(k.code)))
+            for k in kids
+        ]
+        if has_direct_schools(conn, region.code):
+            rows.append(
+                TableRow("", "direct", DIRECT_SCHOOLS_LABEL,
+                         _counts(sums.get((region.code, PART_DIRECT)), None))
+            )
+    else:
+        rows = school_rows(conn, snapshot_id, training, region.code, f)
+    rows.sort(key=lambda r: (-r.counts.participants, r.name, r.key))
+    return [current, *rows]
+
+
+def school_rows(
+    conn: Connection, snapshot_id: int, training: TrainingRow, region_code: str, f: StatsFilters
+) -> list[TableRow]:
+    """Every (not deleted) school attached to the region, with its totals (zeros included)."""
+    stmt = (
+        select(AggSchool.school_code, *_sums(AggSchool))
+        .where(
+            AggSchool.snapshot_id == snapshot_id,
+            AggSchool.training_id == training.id,
+            AggSchool.region_code == region_code,
+        )
+        .group_by(AggSchool.school_code)
+    )
+    sums = {r[0]: tuple(int(v or 0) for v in r[1:]) for r in conn.execute(_filter(stmt, AggSchool, f))}
+    schools = conn.execute(
+        select(School.code, School.name).where(
+            School.region_code == region_code, School.deleted_at.is_(None)
+        )
+    )
+    return [TableRow(code, "school", name, _counts(sums.get(code), None)) for code, name in schools]
+
+
+def region_table_records(rows: list[TableRow]) -> list[dict]:
+    """The table's rows as the grid shows them; downloads write the very same values."""
+    out = []
+    for r in rows:
+        m = asdict(metric_row(r.counts))
+        out.append({
+            "row_id": r.key if r.kind in ("current", "region") else f"{r.kind}:{r.key}",
+            "kind": r.kind,
+            "code": r.key if r.kind == "region" else "",
+            "name": r.name,
+            **m,
+        })
+    return out
+
+
+def region_table_header() -> list[str]:
+    return ["区域名称"] + [label for label, _ in REGION_TABLE_COLUMNS]
+
+
+def region_table_values(record: dict) -> list[str]:
+    return [record["name"]] + [record[field] for _, field in REGION_TABLE_COLUMNS]

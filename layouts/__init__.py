@@ -1,0 +1,1 @@
+"""Pure functions that build Dash component trees. No database access here."""

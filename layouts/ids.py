@@ -1,0 +1,56 @@
+"""Every component id of the app, in one place."""
+
+from enum import StrEnum
+
+
+class Shell(StrEnum):
+    NAV = "shell-nav"  # dcc.Location used by callbacks to navigate without a reload
+    SCOPE_SWITCHER = "shell-scope-switcher"
+    SCOPE_SWITCH_RELOAD = "shell-scope-reload"
+
+
+class TrainingList(StrEnum):
+    STATUS = "tl-status"
+    DATE_RANGE = "tl-date-range"
+    KEYWORD = "tl-keyword"
+    PAGE = "tl-page"
+    GRID = "tl-grid"
+    PAGER = "tl-pager"
+    TOTAL = "tl-total"
+
+
+class Stats(StrEnum):
+    STATE = "st-state"
+    HEADER = "st-header"
+    ERROR = "st-error"
+    UNCERTIFIED = "st-uncertified"
+    BREADCRUMB = "st-breadcrumb"
+    STAGE = "st-stage"
+    SUBJECT = "st-subject"
+    FILTER = "st-filter"
+    EXPORT = "st-export"
+    GRID = "st-region-grid"
+    BODY = "st-body"
+
+
+class Codes(StrEnum):
+    ROLE = "codes-role"
+    TARGET = "codes-target"
+    ISSUE = "codes-issue"
+    ISSUED = "codes-issued"
+    GRID = "codes-grid"
+    MESSAGE = "codes-message"
+    RELOAD = "codes-reload"
+
+
+class Admins(StrEnum):
+    GRID = "admins-grid"
+    CONFIRM = "admins-confirm"
+    PENDING = "admins-pending"
+    MESSAGE = "admins-message"
+    RELOAD = "admins-reload"
+
+
+class Audit(StrEnum):
+    GRID = "audit-grid"
+    LOAD = "audit-load"

@@ -1,0 +1,82 @@
+"""Browser tests: Playwright driving the system Chromium headless against a live server.
+
+Any console error or failed request of the page fails the test. Screenshots of each step go
+to test-artifacts/screens/. Without Chromium the tests are skipped — except when
+YANXIU_REQUIRE_BROWSER is set (CI), where a missing browser is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screens"
+
+
+def _chromium() -> str | None:
+    candidate = os.environ.get("YANXIU_CHROMIUM") or shutil.which("chromium") or shutil.which(
+        "chromium-browser")
+    return candidate if candidate and Path(candidate).exists() else None
+
+
+@pytest.fixture(scope="session")
+def chromium_path():
+    path = _chromium()
+    if path is None:
+        if os.environ.get("YANXIU_REQUIRE_BROWSER"):
+            pytest.fail("Chromium is required (YANXIU_REQUIRE_BROWSER) but was not found")
+        pytest.skip("Chromium is not installed")
+    return path
+
+
+@pytest.fixture
+def live_server(app):
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+@pytest.fixture
+def browser_page(chromium_path, request):
+    from playwright.sync_api import sync_playwright
+
+    errors: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=chromium_path,
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync"],
+        )
+        context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN",
+                                      accept_downloads=True)
+        page = context.new_page()
+        page.on("console", lambda m: errors.append(f"console {m.type}: {m.text}")
+                if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(f"page error: {e}"))
+        page.on("requestfailed", lambda r: errors.append(f"request failed: {r.url}")
+                if "/_dash-update-component" not in r.url or r.failure != "net::ERR_ABORTED"
+                else None)
+        page.screens = []  # type: ignore[attr-defined]
+
+        def shot(name: str):
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            path = ARTIFACTS / f"{request.node.name}-{len(page.screens) + 1:02d}-{name}.png"
+            page.screenshot(path=str(path), full_page=True)
+            page.screens.append(path)
+            return path
+
+        page.shot = shot  # type: ignore[attr-defined]
+        yield page
+        context.close()
+        browser.close()
+    assert not errors, "browser reported errors:\n" + "\n".join(errors)

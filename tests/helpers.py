@@ -1,0 +1,119 @@
+"""Test helpers: users, login, Dash callback requests, a small hand-built data set."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from datetime import datetime
+
+from sqlalchemy import insert, select
+
+from data_access import accounts
+from data_access.models import School, Teacher, TeacherCount, Training, TrainingRecord
+
+PASSWORD = "Passw0rd!x"
+_seq = itertools.count(1)
+
+
+def make_admin(engine, role: str, scope: str, account: str | None = None) -> str:
+    account = account or f"admin{next(_seq)}"
+    with engine.begin() as conn:
+        uid = accounts.create_user(conn, account, f"管理员{account}", PASSWORD)
+        accounts.grant(conn, uid, role, scope)
+    return account
+
+
+def csrf(client) -> str:
+    client.get("/login")
+    with client.session_transaction() as s:
+        return s["csrf"]
+
+
+def login(client, account: str, password: str = PASSWORD, next_path: str | None = None):
+    token = csrf(client)
+    url = "/login" + (f"?next={next_path}" if next_path else "")
+    return client.post(url, data={"account": account, "password": password, "csrf_token": token})
+
+
+def dash_layout_callbacks(client) -> list[dict]:
+    return client.get("/_dash-dependencies").get_json()
+
+
+def call_callback(client, outputs: list[str] | str, inputs: list[dict],
+                  state: list[dict] | None = None, changed: list[str] | None = None):
+    """POST one callback like the Dash renderer does (CSRF header included).
+
+    ``outputs`` are "id.prop" strings (with "@hash" for allow_duplicate outputs, exactly as in
+    /_dash-dependencies)."""
+    if isinstance(outputs, str):
+        outputs = [outputs]
+    with client.session_transaction() as s:
+        token = s.get("csrf", "")
+    if len(outputs) == 1:
+        output, specs = outputs[0], _spec(outputs[0])
+    else:
+        output, specs = ".." + "...".join(outputs) + "..", [_spec(o) for o in outputs]
+    body = {
+        "output": output,
+        "outputs": specs,
+        "inputs": inputs,
+        "changedPropIds": changed or [f"{i['id']}.{i['property']}" for i in inputs[:1]],
+        "state": state or [],
+    }
+    return client.post("/_dash-update-component", data=json.dumps(body),
+                       headers={"Content-Type": "application/json", "X-CSRFToken": token})
+
+
+def _spec(text: str) -> dict:
+    cid, prop = text.rsplit(".", 1)
+    return {"id": cid, "property": prop.split("@")[0]}
+
+
+# --------------------------------------------------------------------------- data
+
+
+def build_dataset(engine) -> dict:
+    """A small, fully known data set under 福建省: 莆田市 with two counties, a 直属学校 of the
+    province, a county without 专任教师数, one finished training (cap 10)."""
+    schools = [
+        ("S-XY-1", "仙游县第一中学", "350322"),
+        ("S-XY-2", "仙游县实验小学", "350322"),
+        ("S-LC-1", "荔城区第一中学", "350304"),
+        ("S-FJ-1", "福建省直属中学", "350000"),
+        ("S-SM-1", "宁化县第一中学", "350424"),
+    ]
+    teachers = [
+        # account, school, stage, subject, cert, hours (tenths)
+        ("13800000001", "S-XY-1", "初中", "语文", "已通过", 100),
+        ("13800000002", "S-XY-1", "初中", "数学", "已通过", 55),
+        ("13800000003", "S-XY-1", "高中", "语文", "未审核", 100),
+        ("13800000004", "S-XY-2", "小学", "语文", "已通过", 0),
+        ("13800000005", "S-XY-2", "小学", "数学", "未通过", 100),
+        ("13800000006", "S-LC-1", "初中", "英语", "已通过", 75),
+        ("13800000007", "S-LC-1", "初中", "英语", "已通过", 100),
+        ("13800000008", "S-FJ-1", "高中", "物理", "已通过", 100),
+        ("13800000009", "S-SM-1", "初中", "物理", "已通过", 33),
+        ("13800000010", "S-SM-1", "初中", "物理", "已通过", None),  # registered, no record
+    ]
+    now = datetime(2022, 7, 5, 19, 1)
+    with engine.begin() as conn:
+        conn.execute(insert(School), [
+            {"code": c, "name": n, "region_code": r, "kind": "学校", "urban_rural": "城区"}
+            for c, n, r in schools])
+        conn.execute(insert(Teacher), [
+            {"account": a, "name": f"教师{a[-2:]}", "school_code": s, "stage": st, "subject": su,
+             "cert_status": cs} for a, s, st, su, cs, _ in teachers])
+        tid = conn.execute(insert(Training).values(
+            code="T2022", name="2022年“暑期教师研修”专题", start_at=datetime(2022, 7, 20),
+            end_at=datetime(2022, 8, 31, 23, 59), hours_cap_tenths=100, created_at=now,
+        ).returning(Training.id)).scalar_one()
+        ids = dict(conn.execute(select(Teacher.account, Teacher.id)).all())
+        conn.execute(insert(TrainingRecord), [
+            {"training_id": tid, "teacher_id": ids[a], "hours_tenths": h, "study_seconds": h * 360}
+            for a, _, _, _, _, h in teachers if h is not None])
+        conn.execute(insert(TeacherCount), [
+            {"region_code": "350322", "stage": "", "count": 20},
+            {"region_code": "350304", "stage": "", "count": 8},
+            {"region_code": "350424", "stage": "", "count": 4},
+        ])
+    return {"training": "T2022", "training_id": tid}
