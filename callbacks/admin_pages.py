@@ -10,6 +10,7 @@ from data_access import admins, audit, codes
 from data_access.privacy import mask_account, mask_phone
 from data_access.regions import children, get_region, school_name
 from data_access.vocab import ROLE_LABELS, ROLE_REGION_SUPER, ROLE_REGION_TRAINING, ROLE_SCHOOL_ADMIN
+from data_access.scope import valid_id
 from dashboard.access import read, require_scope, write
 from dashboard.security import client_ip
 from layouts import admin_pages as view
@@ -64,6 +65,15 @@ def issue_code(_clicks, role, target, reload):
                              issued.expires_at.strftime(TIME)), None, (reload or 0) + 1)
 
 
+def _row_id(cell: dict) -> int:
+    """Grid row ids arrive as strings; only plain positive integers are accepted."""
+    raw = cell.get("rowId")
+    value = int(raw) if isinstance(raw, str) and raw.isdigit() and len(raw) < 10 else None
+    if valid_id(value) is None:
+        raise PreventUpdate
+    return value
+
+
 def _target_name(conn, role, target):
     if role == ROLE_SCHOOL_ADMIN:
         return school_name(conn, target) or target
@@ -101,10 +111,7 @@ def revoke_code(cell, reload):
     scope = require_scope()
     if not isinstance(cell, dict) or cell.get("colId") != "action" or cell.get("value") != "撤销":
         raise PreventUpdate
-    try:
-        code_id = int(cell.get("rowId"))
-    except (TypeError, ValueError):
-        raise PreventUpdate
+    code_id = _row_id(cell)
     try:
         with write() as conn:
             codes.revoke(conn, scope, code_id)
@@ -142,10 +149,7 @@ def ask_remove(cell):
     require_scope()
     if not isinstance(cell, dict) or cell.get("colId") != "action" or cell.get("value") != "删除":
         raise PreventUpdate
-    try:
-        binding_id = int(cell.get("rowId"))
-    except (TypeError, ValueError):
-        raise PreventUpdate
+    binding_id = _row_id(cell)
     return True, "确定删除该管理员吗？删除后对方将立即失去该管理权限。", binding_id
 
 
@@ -154,7 +158,8 @@ def ask_remove(cell):
           State(Admins.RELOAD, "data"), prevent_initial_call=True)
 def remove_admin(_submit, binding_id, reload):
     scope = require_scope()
-    if not isinstance(binding_id, int):
+    binding_id = valid_id(binding_id)
+    if binding_id is None:
         raise PreventUpdate
     try:
         with write() as conn:

@@ -7,6 +7,7 @@ from dash.exceptions import PreventUpdate
 from flask_login import current_user
 
 from data_access import accounts
+from data_access.scope import valid_id
 from dashboard.access import write
 from layouts.ids import Shell
 
@@ -16,7 +17,8 @@ from . import callback
 @callback(Output(Shell.SCOPE_SWITCH_RELOAD, "href"), Input(Shell.SCOPE_SWITCHER, "value"),
           prevent_initial_call=True)
 def switch_scope(binding_id):
-    if not isinstance(binding_id, int) or binding_id == current_user.active_binding_id:
+    binding_id = valid_id(binding_id)
+    if binding_id is None or binding_id == current_user.active_binding_id:
         raise PreventUpdate
     with write() as conn:
         # Only one of the user's own current bindings can become active.

@@ -9,6 +9,7 @@ from dash import Input, Output, ctx
 from dash.exceptions import PreventUpdate
 
 from data_access.metrics import hours
+from data_access.scope import valid_id
 from data_access.trainings import PAGE_SIZE, STATUSES, TrainingFilters, list_trainings
 from dashboard.access import read
 from layouts.ids import Shell
@@ -44,7 +45,7 @@ def training_rows(status, start, end, keyword, page):
         end=_date(end),
         keyword=keyword.strip()[:50] if isinstance(keyword, str) else "",
     )
-    page = page if isinstance(page, int) and page > 0 and ctx.triggered_id == ids.PAGER else 1
+    page = (valid_id(page) or 1) if ctx.triggered_id == ids.PAGER else 1
     with read() as conn:
         rows, total = list_trainings(conn, filters, page)
     records = [

@@ -66,6 +66,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     pages.register(app)
     state.dash_app = app
 
+    # A forged pathname sent to the pages router is a bad request, not a server error.
+    server.register_error_handler(
+        dash.exceptions.UnsupportedRelativePath, lambda _e: (jsonify({"error": "bad path"}), 400))
     server.before_request(_require_login)
     server.after_request(_secure_headers)
     return server
@@ -90,7 +93,29 @@ def _require_login():
         # Double-submit check: the Dash renderer echoes the _csrf_token cookie in a header.
         if not csrf_valid(request.headers.get("X-CSRFToken")):
             abort(403)
+        if path == "/_dash-update-component" and not _router_inputs_are_paths():
+            abort(400)
     return None
+
+
+def _router_inputs_are_paths() -> bool:
+    """Dash's own page router assumes its pathname/search inputs are strings; a forged
+    request with anything else is refused here instead of failing inside Dash."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return False
+    if "_pages_content" not in str(body.get("output", "")):
+        return True
+    for item in body.get("inputs") or []:
+        if not isinstance(item, dict):
+            return False
+        value = item.get("value")
+        if item.get("property") == "pathname" and not (
+                isinstance(value, str) and value.startswith("/")):
+            return False
+        if item.get("property") == "search" and not (value is None or isinstance(value, str)):
+            return False
+    return True
 
 
 def _secure_headers(response):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from urllib.parse import quote
 
 from flask import Blueprint, Response, abort, request
 from flask_login import current_user
 
 from data_access import audit
+from data_access.audit import entries_in_scope
 from data_access.exports import csv_chunks, title_line
 from data_access.privacy import mask_account
 from data_access.refresh import current_snapshot
@@ -95,3 +97,26 @@ def regions_export(training_code: str, fmt: str):
         mimetype="text/csv",
         headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}"},
     )
+
+
+@bp.get("/export/audit.csv")
+def audit_export():
+    """操作日志 of the caller's own region scope (a `region` parameter is never honoured)."""
+    scope = current_scope()
+    if scope is None or scope.is_school:
+        _deny("no region scope", "audit")
+    with read() as conn:
+        rows = entries_in_scope(conn, scope.region_code, limit=100_000)
+    with write() as conn:
+        audit.record(conn, "export", user_id=current_user.id,
+                     actor=mask_account(current_user.account), region_code=scope.region_code,
+                     detail={"table": "audit", "format": "csv", "rows": len(rows)}, ip=client_ip())
+    now = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
+    body = csv_chunks(
+        f"操作日志 · {scope.name} · 导出时间：{now}",
+        ["时间", "操作人", "操作", "范围", "结果", "详情"],
+        ([f"{r.at:%Y-%m-%d %H:%M:%S}", r.actor, r.action, r.scope_name, r.outcome, r.detail]
+         for r in rows),
+    )
+    return Response(body, mimetype="text/csv", headers={
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(f'{scope.name}-操作日志.csv')}"})

@@ -103,3 +103,10 @@ def authorize_training(conn: Connection, scope: Scope, requested: object) -> Tra
     if training is None:
         raise NotFound("unknown training")
     return training
+
+
+def valid_id(value: object) -> int | None:
+    """A database id sent by the browser: a positive int (not a bool, not a string)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**31:
+        return None
+    return value

@@ -8,6 +8,7 @@ from dash import dcc, html
 
 from data_access.vocab import ROLE_REGION_SUPER, ROLE_REGION_TRAINING, ROLE_SCHOOL_ADMIN
 
+from .format import grid_locale
 from .ids import Admins, Audit, Codes
 
 
@@ -18,7 +19,7 @@ def _grid(grid_id: str, columns: list[dict], empty: str, row_id: str):
         rowData=[],
         defaultColDef={"sortable": False, "resizable": True, "suppressMovable": True},
         dashGridOptions={"domLayout": "autoHeight", "suppressCellFocus": True,
-                         "overlayNoRowsTemplate": empty, "pagination": True,
+                         "localeText": grid_locale(empty), "pagination": True,
                          "paginationPageSize": 20, "paginationPageSizeSelector": False},
         getRowId=row_id,
         className="grid",

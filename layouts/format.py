@@ -6,3 +6,19 @@ ALL = "全部"
 
 def options(values, all_label: str = ALL) -> list[dict]:
     return [{"label": all_label, "value": ""}] + [{"label": v, "value": v} for v in values]
+
+
+def grid_locale(no_rows: str = "暂无数据") -> dict:
+    """AG Grid texts in Chinese (plain strings: templates are blocked as a script risk)."""
+    return {
+        "noRowsToShow": no_rows,
+        "loadingOoo": "加载中…",
+        "page": "页",
+        "of": "/",
+        "to": "-",
+        "firstPage": "首页",
+        "lastPage": "末页",
+        "nextPage": "下一页",
+        "previousPage": "上一页",
+        "pageSizeSelectorLabel": "每页条数:",
+    }

@@ -6,6 +6,7 @@ import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
+from .format import grid_locale
 from .ids import TrainingList as ids
 
 STATUS_OPTIONS = [{"label": s, "value": v} for s, v in
@@ -48,7 +49,7 @@ def page(title: str = "培训列表"):
                 rowData=[],
                 defaultColDef={"sortable": False, "resizable": True, "suppressMovable": True},
                 dashGridOptions={"domLayout": "autoHeight", "suppressCellFocus": True,
-                                 "overlayNoRowsTemplate": "暂无培训"},
+                                 "localeText": grid_locale("暂无培训")},
                 getRowId="params.data.code",
                 className="grid",
             ),

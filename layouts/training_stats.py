@@ -11,7 +11,7 @@ from dash import dcc, html
 from data_access.metrics import MISSING_DENOMINATOR_TIP, REGION_TABLE_COLUMNS
 from data_access.vocab import STAGES, SUBJECTS
 
-from .format import UNCERTIFIED_OPTIONS, options
+from .format import grid_locale, UNCERTIFIED_OPTIONS, options
 from .ids import Stats as ids
 
 # Fields whose `—` means a missing 专任教师数 (the tooltip says so).
@@ -20,14 +20,14 @@ DENOMINATOR_FIELDS = {"progress", "participation_rate"}
 
 def region_columns() -> list[dict]:
     cols = [{
-        "field": "name", "headerName": "区域名称", "pinned": "left", "minWidth": 170, "flex": 2,
+        "field": "name", "headerName": "区域名称", "pinned": "left", "minWidth": 150, "flex": 1.6,
         "cellRenderer": "RegionName",
     }]
     for label, field in REGION_TABLE_COLUMNS:
-        col = {"field": field, "headerName": label, "minWidth": 96, "flex": 1,
+        col = {"field": field, "headerName": label, "minWidth": 78, "flex": 1,
                "type": "rightAligned"}
         if field == "progress":
-            col.update(cellRenderer="ProgressBar", minWidth=150, flex=1.6, type=None)
+            col.update(cellRenderer="ProgressBar", minWidth=140, flex=1.6, type=None)
         if field in DENOMINATOR_FIELDS:
             col["tooltipValueGetter"] = {
                 "function": f"params.value === '—' ? '{MISSING_DENOMINATOR_TIP}' : null"}
@@ -94,10 +94,11 @@ def page(training_code: str = "", region: str = "", stage: str = "", subject: st
                         id=ids.GRID,
                         columnDefs=region_columns(),
                         rowData=[],
-                        defaultColDef={"sortable": False, "resizable": True, "suppressMovable": True},
+                        defaultColDef={"sortable": False, "resizable": True, "suppressMovable": True,
+                                       "wrapHeaderText": True, "autoHeaderHeight": True},
                         dashGridOptions={"domLayout": "autoHeight", "suppressCellFocus": True,
                                          "tooltipShowDelay": 200,
-                                         "overlayNoRowsTemplate": "暂无数据"},
+                                         "localeText": grid_locale("暂无数据")},
                         getRowId="params.data.row_id",
                         getRowStyle={"styleConditions": [
                             {"condition": "params.data.kind === 'current'",

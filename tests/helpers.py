@@ -117,3 +117,10 @@ def build_dataset(engine) -> dict:
             {"region_code": "350424", "stage": "", "count": 4},
         ])
     return {"training": "T2022", "training_id": tid}
+
+
+def text_of(resp) -> str:
+    """A response body with JSON escapes decoded, for searching Chinese text."""
+    if resp.is_json:
+        return json.dumps(resp.get_json(), ensure_ascii=False)
+    return resp.get_data(as_text=True)

@@ -1,0 +1,970 @@
+"""Demo data: the six import files of a Fujian-like province, a small slice of it, or the
+whole nation.
+
+``generate(scale, out_dir)`` writes ``regions.csv``, ``schools.csv``, ``teachers.csv``,
+``trainings.csv``, ``records.csv`` and ``teacher-counts.csv`` (UTF-8 with BOM, Chinese header
+labels, the formats of SPEC §7.1) and returns kind → path. Import them in ``IMPORT_ORDER``.
+
+Scales:
+
+- ``small``: 福建省 with only 莆田市 and 三明市 (and the three functional zones); ≈60 schools,
+  ≈2,000 teachers. Fast enough for tests.
+- ``province``: 福建省 whole; ≈10,000 schools, ≈445,000 teachers, a finished training with
+  ≈150k records and an ongoing one with ≈300k (SPEC §8.3).
+- ``national``: all 31 provinces; ≈460k schools, ≈16 M teachers, two trainings of ≈6 M
+  records each. Everything is streamed to disk one province at a time: only that province's
+  school plan and a few per-region counters are held in memory.
+
+The output is a pure function of ``(scale, seed, today, teacher_factor)``: one seeded
+``random.Random`` drives every choice in a fixed order, Faker (seeded) only fills a name pool
+once, and account numbers come from a bijection of the running teacher index, so they are
+unique without remembering the ones already issued.
+
+Data shape (what the screens are meant to show):
+
+- Schools hang mostly under counties and zones; each province and prefecture also has a few
+  直属学校. Names follow the usual patterns (宁化县第一中学, 宁化县石壁镇中心小学,
+  三明市实验小学, 仙游县教师进修学校, …) and are unique within their region. A few schools have
+  an empty 城乡类型 (their school admins see the completion banner of SPEC §5.1).
+- Teachers: stage mix ≈ 小学 45%, 初中 25%, 高中 13%, 幼儿园 10%, 中职 4%, 通用学段 2%, 特教 1%
+  (driven by the school type), subjects plausible for the stage, titles correlated with age,
+  ≈95% 已通过 and the rest 未审核 (recent applications) or 未通过.
+- Participation varies by county (some ≈20%, some ≈65% for the finished training); about
+  99% of participants have hours > 0 and about half reach the cap.
+- 专任教师数: per county (some with per-stage rows), a bit above the teachers registered there.
+  Deliberate gaps so the `—` / 缺少专任教师数 display has something to show: the zones 湄洲岛
+  and 北岸经济开发区 have no figure (莆田市 therefore has its own figure), and 南平市 and 宁德市
+  (plus a few random prefectures at national scale) have a prefecture-level figure only, so
+  their counties have none. Provinces have no own figure: theirs is the sum of their children.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as _dt
+import math
+import random
+import shutil
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+__all__ = ["SCALES", "FILE_NAMES", "IMPORT_ORDER", "ZONES", "generate"]
+
+SCALES = ("small", "province", "national")
+FILE_NAMES = {
+    "regions": "regions.csv",
+    "schools": "schools.csv",
+    "teachers": "teachers.csv",
+    "trainings": "trainings.csv",
+    "records": "records.csv",
+    "teacher-counts": "teacher-counts.csv",
+}
+IMPORT_ORDER = ("regions", "schools", "teachers", "trainings", "records", "teacher-counts")
+
+HEADERS = {
+    "regions": ("区域代码", "区域名称", "上级区域代码", "区域类型"),
+    "schools": ("学校标识码", "学校名称", "所在区域代码", "机构类型", "城乡类型"),
+    "teachers": ("账号", "姓名", "学校标识码", "学段", "学科领域", "职称", "证件类型", "证件号码",
+                 "认证状态", "申请时间"),
+    "trainings": ("培训编号", "培训名称", "开始时间", "结束时间", "获得学时上限", "创建时间"),
+    "records": ("培训编号", "账号", "获得学时", "实际学习时长"),
+    "teacher-counts": ("区域代码", "学段", "专任教师数"),
+}
+
+FUJIAN = "350000"
+PUTIAN = "350300"
+SANMING = "350400"
+
+
+@dataclass(frozen=True)
+class Zone:
+    code: str
+    name: str
+    parent_code: str
+    # Prefix of the zone's school names and the catalogue county used for ID-number prefixes.
+    school_prefix: str
+    id_region: str
+    weight: float
+
+
+# Functional zones added on top of the national catalogue (codes checked not to collide).
+ZONES = (
+    Zone("350199", "平潭综合实验区", FUJIAN, "平潭综合实验区", "350128", 1.0),
+    Zone("350399", "湄洲岛", PUTIAN, "莆田市湄洲岛", "350305", 0.25),
+    Zone("350398", "北岸经济开发区", PUTIAN, "莆田市北岸经济开发区", "350305", 0.6),
+)
+# Regions deliberately left without a 专任教师数 figure.
+_ZONES_WITHOUT_COUNT = frozenset({"350399", "350398"})
+# Prefectures that report one prefecture-level figure instead of county figures.
+_PREFECTURE_FIGURE_ONLY = frozenset({"350700", "350900"})
+# Prefectures that report their own figure on top of their counties' (their zones have none).
+_PREFECTURE_FIGURE_ALSO = frozenset({PUTIAN})
+
+
+@dataclass(frozen=True)
+class _Scale:
+    teachers: int
+    schools: int
+    province_direct: tuple[int, int]
+    prefecture_direct: tuple[int, int]
+    summer_rate: float  # mean share of teachers taking part in the finished training
+    winter_rate: float  # ... in the ongoing one
+    prefectures: frozenset[str] | None = None  # None = all prefectures of the province
+    direct_size: float = 1.5  # size of a 直属学校 relative to a county school of its type
+    national: bool = False
+
+
+_SCALE_CONFIG = {
+    "small": _Scale(2_000, 60, (3, 3), (2, 2), 0.35, 0.70, direct_size=0.5,
+                    prefectures=frozenset({PUTIAN, SANMING})),
+    "province": _Scale(445_000, 10_000, (16, 16), (2, 5), 0.35, 0.69),
+    "national": _Scale(16_000_000, 460_000, (10, 16), (2, 5), 0.39, 0.375, national=True),
+}
+
+# Resident population (millions, 2020 census): shares of teachers and schools per province.
+_POPULATION = {
+    "110000": 21.89, "120000": 13.87, "130000": 74.61, "140000": 34.92, "150000": 24.05,
+    "210000": 42.59, "220000": 24.07, "230000": 31.85, "310000": 24.87, "320000": 84.75,
+    "330000": 64.57, "340000": 61.03, "350000": 41.54, "360000": 45.19, "370000": 101.53,
+    "410000": 99.37, "420000": 57.75, "430000": 66.45, "440000": 126.01, "450000": 50.13,
+    "460000": 10.08, "500000": 32.05, "510000": 83.67, "520000": 38.56, "530000": 47.21,
+    "540000": 3.65, "610000": 39.53, "620000": 25.02, "630000": 5.92, "640000": 7.20,
+    "650000": 25.85,
+}
+# Tiny or purely nominal counties: they keep one or two schools at most.
+_TINY_COUNTIES = frozenset({"金门县", "西沙群岛", "南沙群岛", "中沙群岛的岛礁及其海域"})
+
+# --------------------------------------------------------------------------- trainings
+
+SUMMER_CODE = "2022SUMMER"
+SUMMER_START = _dt.datetime(2022, 7, 20, 0, 0)
+SUMMER_END = _dt.datetime(2022, 8, 31, 23, 59)
+SUMMER_CREATED = _dt.datetime(2022, 7, 5, 19, 1)
+SUMMER_CAP = 10
+WINTER_CAP = 6
+
+
+@dataclass(frozen=True)
+class _HoursModel:
+    cap_tenths: int
+    zero: float  # share of participants with 0 hours
+    complete: float  # base share reaching the cap
+    partial_mode: int  # mode (tenths) of the triangular partial-hours distribution
+
+
+_SUMMER_HOURS = _HoursModel(SUMMER_CAP * 10, 0.008, 0.548, 32)
+_WINTER_HOURS = _HoursModel(WINTER_CAP * 10, 0.012, 0.48, 20)
+
+
+def _training_rows(today: _dt.date) -> list[tuple[str, ...]]:
+    start = _dt.datetime.combine(today - _dt.timedelta(days=30), _dt.time(0, 0))
+    end = _dt.datetime.combine(today + _dt.timedelta(days=60), _dt.time(23, 59))
+    created = start - _dt.timedelta(days=7)
+    year = today.year
+    return [
+        (SUMMER_CODE, "2022年“暑期教师研修”专题", _fmt_dt(SUMMER_START), _fmt_dt(SUMMER_END),
+         str(SUMMER_CAP), _fmt_dt(SUMMER_CREATED)),
+        (f"{year}WINTER", f"{year}年“寒假教师研修”专题", _fmt_dt(start), _fmt_dt(end),
+         str(WINTER_CAP), _fmt_dt(created)),
+    ]
+
+
+def _fmt_dt(value: _dt.datetime) -> str:
+    return value.strftime("%Y-%m-%d %H:%M")
+
+
+# --------------------------------------------------------------------------- vocabularies
+
+# School types: (share of county schools, relative teacher count, stage mix).
+_SCHOOL_TYPES: dict[str, tuple[float, float, dict[str, float]]] = {
+    "kindergarten": (24.0, 18, {"幼儿园": 1.0}),
+    "primary": (45.0, 40, {"小学": 0.985, "通用学段": 0.015}),
+    "nine_year": (5.0, 55, {"小学": 0.58, "初中": 0.40, "通用学段": 0.02}),
+    "junior": (12.5, 65, {"初中": 0.98, "通用学段": 0.02}),
+    "senior": (7.0, 110, {"高中": 0.78, "初中": 0.20, "通用学段": 0.02}),
+    "vocational": (2.3, 100, {"中职": 0.97, "通用学段": 0.03}),
+    "special": (1.3, 60, {"特教": 0.95, "通用学段": 0.05}),
+    "institution": (0.0, 25, {"通用学段": 0.6, "小学": 0.15, "初中": 0.12, "高中": 0.08,
+                              "幼儿园": 0.05}),
+}
+_COUNTY_TYPE_POOL = [t for t, (w, _, _) in _SCHOOL_TYPES.items() for _ in range(int(w * 10))]
+
+_SUBJECTS_BY_STAGE: dict[str, dict[str, int]] = {
+    "幼儿园": {"学前教育": 1},
+    "特教": {"特殊教育": 1},
+    "小学": {"语文": 30, "数学": 25, "英语": 10, "科学": 5, "道德与法治": 5, "音乐": 4,
+             "美术": 4, "体育与健康": 6, "信息技术": 3, "心理健康教育": 1, "劳动教育": 1,
+             "综合实践活动": 2, "其他": 1},
+    "初中": {"语文": 16, "数学": 16, "英语": 14, "物理": 7, "化学": 5, "生物": 5, "历史": 6,
+             "地理": 5, "道德与法治": 7, "体育与健康": 6, "音乐": 2, "美术": 2, "信息技术": 3,
+             "心理健康教育": 1, "劳动教育": 1, "综合实践活动": 1, "其他": 1},
+    "高中": {"语文": 14, "数学": 14, "英语": 13, "物理": 9, "化学": 8, "生物": 7, "历史": 6,
+             "地理": 6, "思想政治": 7, "体育与健康": 5, "信息技术": 3, "音乐": 2, "美术": 2,
+             "心理健康教育": 2, "其他": 1},
+    "中职": {"语文": 10, "数学": 10, "英语": 8, "思想政治": 6, "体育与健康": 5, "信息技术": 15,
+             "美术": 3, "音乐": 3, "其他": 40},
+    "通用学段": {"心理健康教育": 20, "信息技术": 15, "综合实践活动": 10, "劳动教育": 10,
+                 "科学": 5, "语文": 5, "数学": 5, "其他": 30},
+}
+_FEMALE_SHARE = {"幼儿园": 0.97, "小学": 0.78, "初中": 0.62, "高中": 0.52, "中职": 0.5,
+                 "特教": 0.75, "通用学段": 0.55}
+
+# Titles by age band (upper bound of the band, weights).
+_TITLES_BY_AGE = (
+    (26, {"未定级": 60, "二级教师": 35, "三级教师": 5}),
+    (35, {"二级教师": 50, "一级教师": 35, "未定级": 10, "三级教师": 5}),
+    (45, {"一级教师": 60, "高级教师": 25, "二级教师": 13, "未定级": 2}),
+    (99, {"高级教师": 45, "一级教师": 45, "二级教师": 8, "正高级教师": 2}),
+)
+
+# Mobile prefixes; an account is prefix + 8 digits.
+_MOBILE_PREFIXES = tuple(
+    [str(p) for p in range(130, 140)]
+    + ["150", "151", "152", "153", "155", "156", "157", "158", "159"]
+    + [str(p) for p in range(180, 190)]
+    + ["191", "193", "195", "196", "197", "198", "199"]
+)
+_ACCOUNT_SPACE = len(_MOBILE_PREFIXES) * 100_000_000
+_ACCOUNT_MULTIPLIER = 1_234_567_891  # coprime to the account space (2, 3, 5 do not divide it)
+
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_CHECK = "10X98765432"
+
+_DIGITS = "零一二三四五六七八九"
+_PLACE_FIRST = ("东西南北中上下大小长永安新太平石清青龙凤金白黄洪高古双三梅桃柳竹松江河湖溪山岭"
+                "华兴隆福寿丰乐和泰宝富顺昌盛仁义德文武桥营塘官洋坂")
+_PLACE_SECOND = "口头坑洋田坂埔溪山岭湖江河源坪阳台亭林岗坝岩城门庄桥塘沙港湾铺墩园家寨埠屯"
+_SEAT_QUARTERS = ("城关", "城东", "城西", "城南", "城北")
+# The numbered name ("{prefix}第N…") used when the usual patterns are exhausted.
+_FALLBACK_WORD = {"kindergarten": "幼儿园", "primary": "小学", "nine_year": "实验学校",
+                  "vocational": "职业中专学校"}
+_KINDERGARTEN_BRANDS = ("阳光", "蓝天", "小天鹅", "育才", "童心", "启明星", "金太阳", "贝贝",
+                        "博雅", "爱心", "春苗", "小星星")
+
+
+def _expand(weights: dict[str, float], size: int = 200) -> tuple[str, ...]:
+    """A lookup table: picking a uniform index gives the weighted choice (fast in loops)."""
+    total = sum(weights.values())
+    table: list[str] = []
+    for key, w in weights.items():
+        table.extend([key] * max(1, round(size * w / total)))
+    return tuple(table)
+
+
+_STAGE_TABLES = {t: _expand(mix) for t, (_, _, mix) in _SCHOOL_TYPES.items()}
+_SUBJECT_TABLES = {s: _expand(w) for s, w in _SUBJECTS_BY_STAGE.items()}
+_TITLE_BY_AGE = tuple(
+    _expand(next(w for bound, w in _TITLES_BY_AGE if age <= bound), 100) for age in range(100)
+)
+
+
+# --------------------------------------------------------------------------- catalogue
+
+
+@dataclass
+class _CatRegion:
+    code: str
+    name: str
+    parent_code: str
+    kind: str
+    children: list[str] = field(default_factory=list)
+
+
+def _load_catalogue() -> dict[str, _CatRegion]:
+    text = resources.files("data_access").joinpath("data/regions_cn.csv").read_text("utf-8")
+    regions: dict[str, _CatRegion] = {}
+    for row in csv.DictReader(text.splitlines()):
+        regions[row["code"]] = _CatRegion(row["code"], row["name"], row["parent_code"] or "",
+                                          row["kind"])
+    for r in regions.values():
+        if r.parent_code:
+            regions[r.parent_code].children.append(r.code)
+    return regions
+
+
+# --------------------------------------------------------------------------- plan objects
+
+
+@dataclass
+class _Unit:
+    """A county-level region (county or zone) that holds ordinary schools."""
+
+    code: str
+    name: str
+    prefecture: str  # the prefecture code, or the province code for a county under it
+    prefix: str  # school-name prefix
+    urban: bool  # a city district: mostly 城区 schools
+    id_region: str
+    weight: float
+    summer_rate: float = 0.0
+    winter_rate: float = 0.0
+    completion_shift: float = 0.0
+
+
+@dataclass
+class _School:
+    code: str
+    name: str
+    region_code: str
+    kind: str
+    urban_rural: str
+    school_type: str
+    raw_size: float
+    unit: _Unit
+    size: int = 0
+
+
+# --------------------------------------------------------------------------- generator
+
+
+class _Generator:
+    def __init__(self, scale: str, out_dir: Path, seed: int, today: _dt.date,
+                 factor: float) -> None:
+        self.cfg = _SCALE_CONFIG[scale]
+        self.scale = scale
+        self.out_dir = out_dir
+        self.today = today
+        self.factor = factor
+        self.rng = random.Random(seed)
+        self.catalogue = _load_catalogue()
+        self.all_counties = tuple(c for c, r in self.catalogue.items() if r.kind == "county")
+        self.account_offset = self.rng.randrange(_ACCOUNT_SPACE)
+        self.next_teacher = 0
+        # teacher counts per holding region (unit or direct-school region) and stage
+        self.stage_counts: dict[str, dict[str, int]] = {}
+        self._names()
+        self._calendar()
+        self._id_cache: dict[str, int] = {}
+
+    # ..................................................................... pools
+
+    def _names(self) -> None:
+        from faker import Faker
+
+        fake = Faker("zh_CN")
+        fake.seed_instance(self.rng.randrange(2**31))
+        self.female_names = tuple(fake.name_female() for _ in range(3000))
+        self.male_names = tuple(fake.name_male() for _ in range(1500))
+
+    def _calendar(self) -> None:
+        base = _dt.date(2020, 2, 1)
+        last = max(self.today - _dt.timedelta(days=1), _dt.date(2022, 9, 2))
+        n = (last - base).days + 1
+        self.days = tuple((base + _dt.timedelta(days=i)).isoformat() for i in range(n))
+        self.early_end = (SUMMER_START.date() - base).days - 1  # applied before the summer
+        self.late_start = (_dt.date(2022, 9, 1) - base).days
+        self.recent_start = max(self.late_start, n - 45)
+        self.last_day = n - 1
+        hours = {7: 2, 8: 6, 9: 9, 10: 9, 11: 7, 12: 4, 13: 4, 14: 7, 15: 8, 16: 8, 17: 6,
+                 18: 4, 19: 5, 20: 7, 21: 6, 22: 4, 23: 2, 6: 1}
+        self.hour_table = tuple(int(h) for h in _expand({str(k): v for k, v in hours.items()}))
+        self.hm = tuple(f"{h:02d}:{m:02d}" for h in range(24) for m in range(60))
+        self.mmdd = tuple((_dt.date(2001, 1, 1) + _dt.timedelta(days=i)).strftime("%m%d")
+                          for i in range(365))
+        self.mmdd_sum = tuple(self._id_partial(s, 10) for s in self.mmdd)
+        self.seq_sum = tuple(self._id_partial(f"{i:03d}", 14) for i in range(1000))
+        self.year_sum = {y: self._id_partial(str(y), 6) for y in range(1930, 2030)}
+
+    @staticmethod
+    def _id_partial(digits: str, offset: int) -> int:
+        return sum(int(c) * _ID_WEIGHTS[offset + i] for i, c in enumerate(digits))
+
+    # ..................................................................... regions
+
+    def provinces(self) -> list[str]:
+        if self.cfg.national:
+            return sorted(c for c, r in self.catalogue.items() if r.kind == "province")
+        return [FUJIAN]
+
+    def _prefectures(self, province: str) -> list[str]:
+        out = []
+        for c in self.catalogue[province].children:
+            r = self.catalogue[c]
+            if r.kind == "prefecture" and (self.cfg.prefectures is None
+                                           or c in self.cfg.prefectures):
+                out.append(c)
+        return out
+
+    def _units(self, province: str) -> list[_Unit]:
+        cat = self.catalogue
+        prov = cat[province]
+        units: list[_Unit] = []
+        rng = self.rng
+        for child in prov.children:
+            r = cat[child]
+            if r.kind == "prefecture":
+                if self.cfg.prefectures is not None and child not in self.cfg.prefectures:
+                    continue
+                counties = [(cat[c], child, r.name) for c in r.children]
+            else:  # a county directly under the province (municipality districts, 省直辖县)
+                counties = [(r, province, prov.name)]
+            for county, pref_code, pref_name in counties:
+                urban = county.name.endswith("区")
+                if urban:
+                    parent_name = prov.name if pref_code == province else pref_name
+                    prefix = (county.name if "直辖" in parent_name
+                              else parent_name + county.name)
+                else:
+                    prefix = county.name
+                weight = rng.lognormvariate(0.0, 0.45) * (1.3 if urban else 1.0)
+                if county.name in _TINY_COUNTIES:
+                    weight = 0.02
+                units.append(_Unit(county.code, county.name, pref_code, prefix, urban,
+                                   county.code, weight))
+        for zone in ZONES:
+            parent = cat.get(zone.parent_code)
+            if parent is None or (zone.parent_code != province
+                                  and parent.parent_code != province):
+                continue
+            if zone.parent_code != province and self.cfg.prefectures is not None \
+                    and zone.parent_code not in self.cfg.prefectures:
+                continue
+            units.append(_Unit(zone.code, zone.name, zone.parent_code, zone.school_prefix, False,
+                               zone.id_region, zone.weight))
+        for u in units:
+            z = rng.gauss(0.0, 1.0)
+            u.summer_rate = min(0.95, max(0.05, self.cfg.summer_rate * math.exp(0.4 * z - 0.08)))
+            w = math.exp(0.25 * z + 0.1 * rng.gauss(0.0, 1.0) - 0.036)
+            u.winter_rate = min(0.95, max(0.05, self.cfg.winter_rate * w))
+            u.completion_shift = rng.uniform(-0.12, 0.12)
+        return units
+
+    # ..................................................................... schools
+
+    def _school_code(self, school_type: str, province: str) -> str:
+        digit = {"kindergarten": "1", "primary": "2", "nine_year": "2"}.get(school_type, "3")
+        self.code_counter += self.rng.randint(1, 9)
+        return f"{digit}1{province[:2]}{self.code_counter:06d}"
+
+    def _direct_schools(self, province: str) -> list[_School]:
+        cat, rng, cfg = self.catalogue, self.rng, self.cfg
+        schools: list[_School] = []
+        prov = cat[province]
+        full = prov.name
+        short = _short_province(full)
+        templates = [
+            (f"{short}师范大学附属中学", "senior"), (f"{full}实验小学", "primary"),
+            (f"{full}实验幼儿园", "kindergarten"), (f"{full}教育科学研究院", "教研机构"),
+            (f"{short}师范大学附属小学", "primary"), (f"{full}实验中学", "senior"),
+            (f"{full}电化教育馆", "电教机构"), (f"{short}教育学院", "进修机构"),
+            (f"{full}体育运动学校", "vocational"), (f"{full}盲人学校", "special"),
+            (f"{full}外国语学校", "senior"), (f"{full}机关幼儿园", "kindergarten"),
+            (f"{short}师范大学附属幼儿园", "kindergarten"), (f"{full}理工学校", "vocational"),
+            (f"{full}聋哑学校", "special"), (f"{full}华侨中学", "senior"),
+        ]
+        count = self._direct_count(cfg.province_direct)
+        center = _Unit(province, full, province, full, True, "", 1.0)
+        self._rates_for_direct(center)
+        for name, t in templates[:count]:
+            schools.append(self._direct_school(province, name, t, center, province))
+        for pref in self._prefectures(province):
+            p = cat[pref]
+            if "直辖" in p.name:
+                continue
+            unit = _Unit(pref, p.name, pref, p.name, True, "", 1.0)
+            self._rates_for_direct(unit)
+            pref_templates = [
+                (f"{p.name}第一中学", "senior"), (f"{p.name}实验小学", "primary"),
+                (f"{p.name}实验幼儿园", "kindergarten"), (f"{p.name}教育科学研究所", "教研机构"),
+                (f"{p.name}特殊教育学校", "special"), (f"{p.name}电化教育馆", "电教机构"),
+                (f"{p.name}教师进修学院", "进修机构"), (f"{p.name}职业中专学校", "vocational"),
+                (f"{p.name}外国语学校", "senior"), (f"{p.name}第二中学", "senior"),
+            ]
+            first = pref_templates[:2]
+            rest = pref_templates[2:]
+            rng.shuffle(rest)
+            n = self._direct_count(cfg.prefecture_direct)
+            for name, t in (first + rest)[:n]:
+                schools.append(self._direct_school(province, name, t, unit, pref))
+        return schools
+
+    def _direct_count(self, bounds: tuple[int, int]) -> int:
+        n = self.rng.randint(*bounds)
+        return max(1, round(n * min(1.0, self.factor)))
+
+    def _rates_for_direct(self, unit: _Unit) -> None:
+        rng = self.rng
+        unit.summer_rate = min(0.95, self.cfg.summer_rate * rng.uniform(0.9, 1.4))
+        unit.winter_rate = min(0.95, self.cfg.winter_rate * rng.uniform(0.9, 1.3))
+        unit.completion_shift = rng.uniform(0.0, 0.12)
+
+    def _direct_school(self, province: str, name: str, t: str, unit: _Unit,
+                       region: str) -> _School:
+        kind = t if t in ("教研机构", "电教机构", "进修机构") else "学校"
+        school_type = "institution" if kind != "学校" else t
+        size = _SCHOOL_TYPES[school_type][1] * (self.cfg.direct_size if kind == "学校" else 1.0)
+        size *= self.rng.uniform(0.8, 1.25)
+        return _School(self._school_code(school_type, province), name, region, kind, "城区",
+                       school_type, size, unit)
+
+    def _county_schools(self, province: str, unit: _Unit, n: int) -> list[_School]:
+        rng = self.rng
+        names: set[str] = set()
+        schools: list[_School] = []
+        p = unit.prefix
+        counters: dict[str, int] = {}
+
+        def numbered(kind_word: str) -> str:
+            counters[kind_word] = counters.get(kind_word, 0) + 1
+            i = counters[kind_word]
+            return f"{p}第{_cn_number(i)}{kind_word}"
+
+        towns = self._place_names(max(3, min(40, n // 5 + 2)), suffixes=("镇", "镇", "乡"))
+        rural_seat = "城区" if unit.urban else "镇区"
+
+        def add(name: str, school_type: str, kind: str, urban_rural: str, size_mult: float):
+            names.add(name)
+            raw = _SCHOOL_TYPES[school_type][1] * size_mult * rng.lognormvariate(-0.08, 0.4)
+            schools.append(_School(self._school_code(school_type, province), name, unit.code,
+                                   kind, urban_rural, school_type, raw, unit))
+
+        # Institutions of the county education bureau.
+        if n >= 4:
+            for name, kind, prob in ((f"{p}教师进修学校", "进修机构", 0.8),
+                                     (f"{p}教师发展中心", "教研机构", 0.35),
+                                     (f"{p}电化教育站", "电教机构", 0.25),
+                                     (f"{p}青少年校外活动中心", "其他", 0.08)):
+                if len(schools) < n - 2 and rng.random() < prob:
+                    add(name, "institution", kind, "城区", 1.0)
+        has_special = False
+        vocational = 0
+        while len(schools) < n:
+            t = (self.type_deck.pop() if self.type_deck
+                 else _COUNTY_TYPE_POOL[int(rng.random() * len(_COUNTY_TYPE_POOL))])
+            if t == "special" and has_special:
+                t = "primary"
+            if t == "vocational" and vocational >= 4:
+                t = "junior"
+            where = rng.random()
+            seat = where < (0.6 if unit.urban else 0.35)
+            village = not seat and where > 0.75
+            town = rng.choice(towns)
+            ur = "城区" if seat or (unit.urban and rng.random() < 0.4) else (
+                "乡村" if village and rng.random() < 0.8 else "镇区")
+            if not unit.urban and seat and rng.random() < 0.2:
+                ur = rural_seat
+            mult = 1.6 if seat else (0.35 if village else 1.0)
+            name = ""
+            for _attempt in range(6):
+                name = self._county_school_name(t, p, seat, village, town, numbered)
+                if name not in names:
+                    break
+            else:
+                name = numbered(_FALLBACK_WORD.get(t, "中学"))
+            if name in names:
+                continue
+            if t == "special":
+                has_special = True
+            if t == "vocational":
+                vocational += 1
+            add(name, t, "学校", ur, mult)
+        # Now and then one school has not filled in its 城乡类型 yet.
+        candidates = [s for s in schools if s.kind == "学校"]
+        if candidates and rng.random() < min(0.25, 0.06 * len(candidates)):
+            rng.choice(candidates).urban_rural = ""
+        return schools
+
+    def _county_school_name(self, t: str, p: str, seat: bool, village: bool, town: str,
+                            numbered) -> str:
+        """One candidate name; options are lambdas so numbering advances only when used."""
+        rng = self.rng
+        stem = self._stem
+        options: tuple
+        if t == "kindergarten":
+            if seat:
+                options = (lambda: f"{p}实验幼儿园", lambda: f"{p}机关幼儿园",
+                           lambda: numbered("幼儿园"), lambda: f"{p}{stem()}幼儿园",
+                           lambda: f"{p}{rng.choice(_KINDERGARTEN_BRANDS)}幼儿园")
+            elif village:
+                options = (lambda: f"{p}{town}{stem()}幼儿园",)
+            else:
+                options = (lambda: f"{p}{town}中心幼儿园",)
+        elif t == "primary":
+            if seat:
+                options = (lambda: f"{p}实验小学", lambda: numbered("实验小学"),
+                           lambda: numbered("小学"), lambda: f"{p}{stem()}小学",
+                           lambda: f"{p}{stem()}小学",
+                           lambda: f"{p}{rng.choice(_SEAT_QUARTERS)}小学")
+            elif village:
+                options = (lambda: f"{p}{town}{stem()}{rng.choice(('村', ''))}小学",)
+            else:
+                options = (lambda: f"{p}{town}中心小学",)
+        elif t == "nine_year":
+            if seat:
+                options = (lambda: f"{p}实验学校", lambda: f"{p}{stem()}学校",
+                           lambda: f"{p}{rng.choice(_SEAT_QUARTERS)}学校")
+            else:
+                options = (lambda: f"{p}{town}学校", lambda: f"{p}{town}九年一贯制学校")
+        elif t == "junior":
+            if seat:
+                options = (lambda: numbered("中学"), lambda: f"{p}{stem()}中学",
+                           lambda: f"{p}{rng.choice(_SEAT_QUARTERS)}中学",
+                           lambda: f"{p}实验中学")
+            else:
+                options = (lambda: f"{p}{town}中学", lambda: f"{p}{town}中学",
+                           lambda: f"{p}{town}第二中学")
+        elif t == "senior":
+            if seat:
+                options = (lambda: numbered("中学"), lambda: f"{p}第一中学",
+                           lambda: f"{p}高级中学", lambda: f"{p}华侨中学",
+                           lambda: f"{p}{stem()}中学")
+            else:
+                options = (lambda: f"{p}{town}中学",)
+        elif t == "vocational":
+            options = tuple((lambda n=n: f"{p}{n}") for n in (
+                "职业中专学校", "职业技术学校", "职业教育中心", "工业职业技术学校",
+                "农业职业技术学校", "第二职业中专学校"))
+        elif t == "special":
+            options = (lambda: f"{p}特殊教育学校",)
+        else:
+            raise ValueError(t)
+        return options[int(rng.random() * len(options))]()
+
+    def _stem(self) -> str:
+        return self.rng.choice(_PLACE_FIRST) + self.rng.choice(_PLACE_SECOND)
+
+    def _place_names(self, n: int, suffixes: tuple[str, ...] = ("",)) -> list[str]:
+        rng = self.rng
+        out: list[str] = []
+        seen: set[str] = set()
+        while len(out) < n:
+            stem = rng.choice(_PLACE_FIRST) + rng.choice(_PLACE_SECOND)
+            if stem in seen:
+                continue
+            seen.add(stem)
+            out.append(stem + rng.choice(suffixes))
+        return out
+
+    def _plan_province(self, province: str, teacher_target: int,
+                       school_target: int) -> list[_School]:
+        self.code_counter = self.rng.randrange(1000, 9000)
+        direct = self._direct_schools(province)
+        units = self._units(province)
+        county_total = max(len(units), school_target - len(direct))
+        allocation = _allocate(county_total - len(units), [u.weight for u in units])
+        # A shuffled deck of school types in their target shares: even a small data set
+        # gets the intended stage mix.
+        types = [t for t, (w, _, _) in _SCHOOL_TYPES.items() if w > 0]
+        deck_counts = _allocate(county_total, [_SCHOOL_TYPES[t][0] for t in types])
+        self.type_deck = [t for t, k in zip(types, deck_counts) for _ in range(k)]
+        self.rng.shuffle(self.type_deck)
+        schools = list(direct)
+        for unit, extra in zip(units, allocation):
+            n = 1 + extra
+            if unit.name in _TINY_COUNTIES:
+                n = min(n, 2)
+            schools.extend(self._county_schools(province, unit, n))
+        # Scale raw sizes so the province holds its target number of teachers.
+        target = max(teacher_target, len(schools))
+        scale = target / sum(s.raw_size for s in schools)
+        cumulative = 0.0
+        assigned = 0
+        for s in schools:
+            cumulative += s.raw_size * scale
+            s.size = max(1, round(cumulative) - assigned)
+            assigned += s.size
+        return schools
+
+    # ..................................................................... teachers
+
+    def _write_teachers(self, schools: list[_School], province: str, tw, sw, ww,
+                        winter_code: str) -> None:
+        rng = self.rng
+        rand = rng.random
+        tri = rng.triangular
+        female_names, male_names = self.female_names, self.male_names
+        n_female, n_male = len(female_names), len(male_names)
+        days, hm, hour_table = self.days, self.hm, self.hour_table
+        n_hours = len(hour_table)
+        early_end, late_start = self.early_end, self.late_start
+        recent_start, last_day = self.recent_start, self.last_day
+        mmdd, mmdd_sum, seq_sum, year_sum = self.mmdd, self.mmdd_sum, self.seq_sum, self.year_sum
+        ref_year = self.today.year
+        province_counties = [cc for c in self.catalogue[province].children
+                             for cc in (self.catalogue[c].children or [c])]
+        all_counties = self.all_counties
+        id_cache = self._id_cache
+        prefixes = _MOBILE_PREFIXES
+        mult, offset = _ACCOUNT_MULTIPLIER, self.account_offset
+        summer_cap, winter_cap = _SUMMER_HOURS.cap_tenths, _WINTER_HOURS.cap_tenths
+        summer_mode, winter_mode = _SUMMER_HOURS.partial_mode, _WINTER_HOURS.partial_mode
+        idx = self.next_teacher
+        early_share = 0.85
+        for school in schools:
+            unit = school.unit
+            code = school.code
+            stage_table = _STAGE_TABLES[school.school_type]
+            n_stage = len(stage_table)
+            school_mult = math.exp(0.2 * rng.gauss(0.0, 1.0) - 0.02)
+            p_summer = min(0.97, unit.summer_rate * school_mult / early_share)
+            p_winter = min(0.97, unit.winter_rate * school_mult)
+            complete_s = min(0.95, max(0.05, _SUMMER_HOURS.complete + unit.completion_shift))
+            complete_w = min(0.95, max(0.05, _WINTER_HOURS.complete + unit.completion_shift))
+            zero_s, zero_w = _SUMMER_HOURS.zero, _WINTER_HOURS.zero
+            home = unit.id_region
+            direct_pool = None if home else [
+                c for c in province_counties
+                if unit.code == province or c.startswith(unit.code[:4])
+            ] or province_counties
+            counts = self.stage_counts.setdefault(school.region_code, {})
+            t_rows = []
+            s_rows = []
+            w_rows = []
+            for _ in range(school.size):
+                j = (mult * idx + offset) % _ACCOUNT_SPACE
+                idx += 1
+                account = f"{prefixes[j // 100_000_000]}{j % 100_000_000:08d}"
+                stage = stage_table[int(rand() * n_stage)]
+                female = rand() < _FEMALE_SHARE[stage]
+                name = (female_names[int(rand() * n_female)] if female
+                        else male_names[int(rand() * n_male)])
+                subjects = _SUBJECT_TABLES[stage]
+                subject = subjects[int(rand() * len(subjects))]
+                age = int(tri(22, 60, 37))
+                title = _TITLE_BY_AGE[age][int(rand() * 100)]
+                # ID number: region + birth date + sequence (sex digit) + MOD 11-2 check.
+                x = rand()
+                if direct_pool is not None:
+                    region6 = direct_pool[int(x * len(direct_pool))]
+                elif x < 0.85:
+                    region6 = home
+                elif x < 0.95:
+                    region6 = province_counties[int(rand() * len(province_counties))]
+                else:
+                    region6 = all_counties[int(rand() * len(all_counties))]
+                rsum = id_cache.get(region6)
+                if rsum is None:
+                    rsum = id_cache[region6] = self._id_partial(region6, 0)
+                year = ref_year - age
+                d = int(rand() * 365)
+                seq = int(rand() * 500) * 2 + (0 if female else 1)
+                check = _ID_CHECK[(rsum + year_sum[year] + mmdd_sum[d] + seq_sum[seq]) % 11]
+                id_number = f"{region6}{year}{mmdd[d]}{seq:03d}{check}"
+                x = rand()
+                if x < 0.95:
+                    cert = "已通过"
+                elif x < 0.98:
+                    cert = "未审核"
+                else:
+                    cert = "未通过"
+                if cert == "未审核":
+                    day = recent_start + int(rand() * (last_day - recent_start + 1))
+                    early = False
+                elif rand() < early_share:
+                    day = int(rand() * (early_end + 1))
+                    early = True
+                else:
+                    day = late_start + int(rand() * (last_day - late_start + 1))
+                    early = False
+                minute = hour_table[int(rand() * n_hours)] * 60 + int(rand() * 60)
+                applied = f"{days[day]} {hm[minute]}"
+                t_rows.append((account, name, code, stage, subject, title, "居民身份证",
+                               id_number, cert, applied))
+                counts[stage] = counts.get(stage, 0) + 1
+                if early and rand() < p_summer:
+                    s_rows.append((SUMMER_CODE, account,
+                                   *_record(rand, tri, summer_cap, zero_s, complete_s,
+                                            summer_mode)))
+                if rand() < p_winter:
+                    w_rows.append((winter_code, account,
+                                   *_record(rand, tri, winter_cap, zero_w, complete_w,
+                                            winter_mode)))
+            tw.writerows(t_rows)
+            sw.writerows(s_rows)
+            ww.writerows(w_rows)
+        self.next_teacher = idx
+
+    # ..................................................................... counts
+
+    def _teacher_count_rows(self, provinces: list[str]) -> list[tuple[str, str, int]]:
+        rng = self.rng
+        cat = self.catalogue
+        rows: list[tuple[str, str, int]] = []
+        figure_only = set(_PREFECTURE_FIGURE_ONLY)
+        if self.cfg.national:
+            for code, r in cat.items():
+                if (r.kind == "prefecture" and "直辖" not in r.name
+                        and rng.random() < 0.04):
+                    figure_only.add(code)
+        if self.cfg.prefectures is not None:
+            figure_only &= self.cfg.prefectures
+
+        def total(code: str) -> int:
+            return sum(self.stage_counts.get(code, {}).values())
+
+        for province in provinces:
+            for child in cat[province].children:
+                r = cat[child]
+                if r.kind == "prefecture":
+                    if self.cfg.prefectures is not None and child not in self.cfg.prefectures:
+                        continue
+                    units = list(r.children) + [z.code for z in ZONES
+                                                if z.parent_code == child]
+                    if child in figure_only:
+                        n = total(child) + sum(total(u) for u in units)
+                        rows.append((child, "", _inflate(rng, n)))
+                        continue
+                    if child in _PREFECTURE_FIGURE_ALSO:
+                        n = total(child) + sum(total(u) for u in units)
+                        rows.append((child, "", _inflate(rng, n)))
+                else:
+                    units = [child]
+                for unit in units:
+                    if unit in _ZONES_WITHOUT_COUNT or unit not in self.stage_counts:
+                        continue
+                    rows.extend(self._unit_count_rows(unit))
+            for zone in ZONES:
+                if zone.parent_code == province and zone.code in self.stage_counts \
+                        and zone.code not in _ZONES_WITHOUT_COUNT:
+                    rows.extend(self._unit_count_rows(zone.code))
+        return rows
+
+    def _unit_count_rows(self, unit: str) -> list[tuple[str, str, int]]:
+        rng = self.rng
+        counts = self.stage_counts[unit]
+        if rng.random() < 0.3:
+            per_stage = [(unit, stage, _inflate(rng, counts[stage]))
+                         for stage in _STAGE_ORDER if counts.get(stage)]
+            return [(unit, "", sum(c for _, _, c in per_stage)), *per_stage]
+        return [(unit, "", _inflate(rng, sum(counts.values())))]
+
+    # ..................................................................... run
+
+    def run(self) -> dict[str, Path]:
+        out = self.out_dir
+        out.mkdir(parents=True, exist_ok=True)
+        paths = {kind: out / FILE_NAMES[kind] for kind in IMPORT_ORDER}
+        provinces = self.provinces()
+
+        with _open_csv(paths["regions"]) as f:
+            w = csv.writer(f)
+            w.writerow(HEADERS["regions"])
+            for zone in ZONES:
+                if zone.parent_code in self.catalogue and self._region_selected(zone.parent_code):
+                    w.writerow((zone.code, zone.name, zone.parent_code, "zone"))
+
+        trainings = _training_rows(self.today)
+        winter_code = trainings[1][0]
+        with _open_csv(paths["trainings"]) as f:
+            w = csv.writer(f)
+            w.writerow(HEADERS["trainings"])
+            w.writerows(trainings)
+
+        winter_tmp = out / (FILE_NAMES["records"] + ".part")
+        cfg = self.cfg
+        total_pop = sum(_POPULATION[p] for p in provinces)
+        with _open_csv(paths["schools"]) as sf, _open_csv(paths["teachers"]) as tf, \
+                _open_csv(paths["records"]) as rf, \
+                open(winter_tmp, "w", encoding="utf-8", newline="", buffering=1 << 20) as wf:
+            school_w = csv.writer(sf)
+            teacher_w = csv.writer(tf)
+            summer_w = csv.writer(rf)
+            winter_w = csv.writer(wf)
+            school_w.writerow(HEADERS["schools"])
+            teacher_w.writerow(HEADERS["teachers"])
+            summer_w.writerow(HEADERS["records"])
+            for province in provinces:
+                share = _POPULATION[province] / total_pop
+                teacher_target = round(cfg.teachers * share * self.factor)
+                school_target = round(cfg.schools * share * self.factor)
+                schools = self._plan_province(province, teacher_target, school_target)
+                school_w.writerows((s.code, s.name, s.region_code, s.kind, s.urban_rural)
+                                   for s in schools)
+                self._write_teachers(schools, province, teacher_w, summer_w, winter_w,
+                                     winter_code)
+        with open(paths["records"], "ab") as dst, open(winter_tmp, "rb") as src:
+            shutil.copyfileobj(src, dst, 1 << 20)
+        winter_tmp.unlink()
+
+        with _open_csv(paths["teacher-counts"]) as f:
+            w = csv.writer(f)
+            w.writerow(HEADERS["teacher-counts"])
+            w.writerows(self._teacher_count_rows(provinces))
+        return paths
+
+    def _region_selected(self, code: str) -> bool:
+        r = self.catalogue[code]
+        if r.kind == "province":
+            return code in self.provinces()
+        if r.parent_code not in self.provinces():
+            return False
+        return self.cfg.prefectures is None or code in self.cfg.prefectures
+
+
+_STAGE_ORDER = ("幼儿园", "小学", "初中", "高中", "中职", "特教", "通用学段")
+
+
+def _record(rand, tri, cap: int, zero: float, complete: float, mode: int) -> tuple[str, int]:
+    """(hours as text with at most one decimal, study seconds) of one participant."""
+    x = rand()
+    if x < zero:
+        return "0", (0 if rand() < 0.5 else 60 + int(rand() * 840))
+    if x < zero + (1 - zero) * complete:
+        return str(cap // 10), int(cap * 300 * (1.0 + 0.4 * rand()))
+    tenths = int(tri(1, cap - 1, mode) + 0.5)
+    seconds = int(tenths * 300 * (0.8 + 0.4 * rand()))
+    return (f"{tenths // 10}.{tenths % 10}" if tenths % 10 else str(tenths // 10)), seconds
+
+
+def _cn_number(n: int) -> str:
+    """1 → 一, 12 → 十二, 35 → 三十五 (digits from 100 on)."""
+    if n < 10:
+        return _DIGITS[n]
+    if n < 100:
+        tens, ones = divmod(n, 10)
+        return (_DIGITS[tens] if tens > 1 else "") + "十" + (_DIGITS[ones] if ones else "")
+    return str(n)
+
+
+def _inflate(rng: random.Random, n: int) -> int:
+    """A 专任教师数 a bit above the teachers registered on the platform."""
+    return max(1, round(n * rng.uniform(1.05, 1.6)))
+
+
+def _allocate(total: int, weights: list[float]) -> list[int]:
+    """Split ``total`` proportionally to ``weights`` (largest remainder, deterministic)."""
+    if total <= 0 or not weights:
+        return [0] * len(weights)
+    s = sum(weights)
+    exact = [total * w / s for w in weights]
+    base = [int(e) for e in exact]
+    left = total - sum(base)
+    order = sorted(range(len(weights)), key=lambda i: (base[i] - exact[i], i))
+    for i in order[:left]:
+        base[i] += 1
+    return base
+
+
+def _short_province(name: str) -> str:
+    for suffix in ("壮族自治区", "回族自治区", "维吾尔自治区", "自治区", "省", "市"):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def _open_csv(path: Path):
+    return open(path, "w", encoding="utf-8-sig", newline="", buffering=1 << 20)
+
+
+def generate(
+    scale: str,
+    out_dir: str | Path,
+    *,
+    seed: int = 2022,
+    today: _dt.date | None = None,
+    teacher_factor: float = 1.0,
+) -> dict[str, Path]:
+    """Write the six demo import files into ``out_dir``; return kind → path.
+
+    ``today`` anchors the ongoing training (start 30 days before, end 60 days after) and the
+    application dates; the output is identical for the same scale, seed, today and factor.
+    ``teacher_factor`` scales the numbers of teachers and schools (every county still gets at
+    least one school); tests use it to run the national layout in a fraction of the time.
+    """
+    if scale not in SCALES:
+        raise ValueError(f"unknown scale {scale!r}; expected one of {', '.join(SCALES)}")
+    if not teacher_factor > 0:
+        raise ValueError("teacher_factor must be positive")
+    today = today or _dt.date.today()
+    return _Generator(scale, Path(out_dir), seed, today, teacher_factor).run()

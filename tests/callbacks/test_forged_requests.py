@@ -1,0 +1,142 @@
+"""Every registered callback and every download, fired with forged inputs by an admin of
+another county, must return nothing outside that admin's scope.
+
+The list of callbacks is read from /_dash-dependencies, so a new callback is covered the
+moment it is registered.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import pytest
+from sqlalchemy import select
+
+from data_access import accounts, codes
+from data_access.models import Binding, PermissionCode
+from data_access.refresh import refresh
+from tests.helpers import build_dataset, login, make_admin
+
+# Names that only exist outside 宁化县 (350424): any of them in a response is a leak.
+OUT_OF_SCOPE_MARKERS = ("仙游", "莆田", "荔城", "福建省直属中学", "实验小学", "13800000001",
+                        "putian-admin")
+OUT_OF_SCOPE_CODES = ("350300", "350322", "350000", "350400", "S-XY-1", "S-FJ-1")
+MALFORMED = ("*", "", None, [], {}, ["350322"], {"region": "350322"}, "x" * 10000,
+             "350322' OR '1'='1", "../350300", 0, -1, True)
+
+
+def forged_values():
+    for code in OUT_OF_SCOPE_CODES:
+        yield code
+        yield {"training": "T2022", "region": code, "stage": "", "subject": "",
+               "uncertified": "include", "view": "regions"}
+        yield {"colId": "name", "rowId": code, "value": code}
+        yield f"/training/T2022?region={code}"
+        yield f"?region={code}"
+    for bad in MALFORMED:
+        yield bad
+        yield {"training": bad, "region": bad}
+        yield {"colId": "action", "rowId": bad, "value": "删除"}
+        yield {"colId": "action", "rowId": bad, "value": "撤销"}
+
+
+@pytest.fixture
+def world(app):
+    engine = app.extensions["yanxiu"].engine
+    build_dataset(engine)
+    refresh(engine)
+    putian = make_admin(engine, "region_super", "350300", "putian-admin")
+    with engine.begin() as conn:
+        uid = accounts.user_by_account(conn, "putian-admin").id
+        scope_binding = conn.scalar(select(Binding.id).where(Binding.user_id == uid))
+        from data_access.scope import scope_of
+        putian_scope = scope_of(conn, uid, scope_binding)
+        issued = codes.issue(conn, putian_scope, "school_admin", "S-XY-2")
+        xy_admin = accounts.create_user(conn, "xy-school", "仙游学校管理员", "Passw0rd!x")
+        accounts.grant(conn, xy_admin, "school_admin", "S-XY-1")
+    return {"engine": engine, "putian": putian, "code_id": issued.id}
+
+
+def _fire(client, dep, values, token):
+    outputs = dep["output"]
+    if outputs.startswith(".."):
+        specs = [o for o in outputs[2:-2].split("...")]
+    else:
+        specs = [outputs]
+    out_specs = [{"id": s.rsplit(".", 1)[0], "property": s.rsplit(".", 1)[1].split("@")[0]}
+                 for s in specs]
+    inputs = [{"id": i["id"], "property": i["property"], "value": v}
+              for i, v in zip(dep["inputs"], values)]
+    state = [{"id": s["id"], "property": s["property"], "value": v}
+             for s, v in zip(dep["state"], values[len(dep["inputs"]):])]
+    body = {"output": outputs, "outputs": out_specs if len(out_specs) > 1 else out_specs[0],
+            "inputs": inputs, "state": state,
+            "changedPropIds": [f"{i['id']}.{i['property']}" for i in dep["inputs"]]}
+    return client.post("/_dash-update-component", data=json.dumps(body),
+                       headers={"Content-Type": "application/json", "X-CSRFToken": token})
+
+
+def test_every_callback_with_forged_inputs_leaks_nothing(app, client, world):
+    county_admin = make_admin(world["engine"], "region_super", "350424", "ninghua-admin")
+    login(client, county_admin)
+    with client.session_transaction() as s:
+        token = s["csrf"]
+    deps = [d for d in client.get("/_dash-dependencies").get_json()
+            if not d.get("clientside_function")]  # clientside ones never reach the server
+    assert len(deps) >= 10
+    fired = 0
+    for dep in deps:
+        n = len(dep["inputs"]) + len(dep["state"])
+        for forged in forged_values():
+            # the forged value in every slot at once, and in each slot alone
+            combos = [[forged] * n] + [
+                [forged if i == j else None for j in range(n)] for i in range(n)] if n > 1 else [[forged]]
+            for values in combos:
+                resp = _fire(client, dep, values, token)
+                fired += 1
+                assert resp.status_code in (200, 204, 400), (dep["output"], values, resp.status_code)
+                body = resp.get_data(as_text=True)
+                # decode JSON escapes (\uXXXX) so that Chinese names are compared as text
+                text = json.dumps(json.loads(body), ensure_ascii=False) if (
+                    body and resp.is_json) else body
+                for marker in OUT_OF_SCOPE_MARKERS:
+                    assert marker not in text, (dep["output"], values, marker)
+    assert fired > 500
+    # nothing outside the scope was changed by the forged administrative callbacks
+    with world["engine"].connect() as conn:
+        assert conn.scalar(select(PermissionCode.revoked_at).where(
+            PermissionCode.id == world["code_id"])) is None
+        assert conn.scalar(select(Binding.removed_at).where(
+            Binding.school_code == "S-XY-1")) is None
+
+
+DOWNLOADS = [
+    "/export/training/T2022/regions.csv?region={code}",
+    "/export/audit.csv?region={code}",
+]
+
+
+@pytest.mark.parametrize("url", DOWNLOADS)
+def test_downloads_with_forged_scope_are_refused_or_scoped(app, client, world, url):
+    county_admin = make_admin(world["engine"], "region_super", "350424", "ninghua-admin")
+    login(client, county_admin)
+    for code in itertools.chain(OUT_OF_SCOPE_CODES, ["*", "x" * 5000, "' OR 1=1 --"]):
+        resp = client.get(url.format(code=code))
+        text = resp.get_data(as_text=True)
+        assert resp.status_code in (200, 400, 403, 404)
+        for marker in OUT_OF_SCOPE_MARKERS:
+            assert marker not in text, (url, code, marker)
+
+
+def test_anonymous_gets_nothing_from_any_callback_or_download(app, client, world):
+    deps_client = app.test_client()
+    county_admin = make_admin(world["engine"], "region_super", "350424", "ninghua-admin")
+    login(deps_client, county_admin)
+    deps = [d for d in deps_client.get("/_dash-dependencies").get_json()
+            if not d.get("clientside_function")]
+    for dep in deps:
+        resp = _fire(client, dep, [None] * (len(dep["inputs"]) + len(dep["state"])), "")
+        assert resp.status_code == 401
+    for url in DOWNLOADS:
+        assert client.get(url.format(code="350300")).status_code == 401
