@@ -96,8 +96,10 @@ def login_submit():
         if old:
             accounts.close_session(conn, old)
         sid = accounts.open_session(conn, user.id)
+        first = next(iter(accounts.active_bindings(conn, user.id)), None)
         audit.record(conn, "login", user_id=user.id, actor=mask_account(user.account),
-                     ip=client_ip())
+                     region_code=first.region_code if first else None,
+                     school_code=first.school_code if first else None, ip=client_ip())
     session.clear()
     session["sid"] = sid
     csrf_token()

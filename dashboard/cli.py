@@ -166,6 +166,35 @@ def grant(account: str, role: str, scope_code: str) -> None:
     click.echo(f"{account} is now {role} of {scope_code}")
 
 
+@main.group()
+def code() -> None:
+    """Permission codes (权限码)."""
+
+
+@code.command("issue")
+@click.option("--role", type=click.Choice(["region_super", "region_training", "school_admin"]),
+              required=True)
+@click.option("--scope", "scope_code", required=True, help="Region code, or school code for school_admin.")
+@click.option("--days", default=14, show_default=True, type=click.IntRange(1, 365))
+def code_issue(role: str, scope_code: str, days: int) -> None:
+    """Issue a code as the platform operator; prints it (it is shown only this once)."""
+    from datetime import timedelta
+
+    from data_access import audit, codes
+
+    try:
+        with _engine().begin() as conn:
+            issued = codes.issue(conn, None, role, scope_code, ttl=timedelta(days=days))
+            audit.record(conn, "code_issue", actor="cli",
+                         region_code=None if role == "school_admin" else scope_code,
+                         school_code=scope_code if role == "school_admin" else None,
+                         detail={"code_id": issued.id, "role": role})
+    except codes.CodeError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"{role} code for {scope_code}, valid until {issued.expires_at:%Y-%m-%d %H:%M}:")
+    click.echo(issued.code)
+
+
 # --------------------------------------------------------------------------- serving
 
 

@@ -1,0 +1,69 @@
+"""The `yanxiu` command line, through click's runner."""
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import func, select
+
+from dashboard.cli import main
+from data_access.models import Binding, School, Snapshot
+
+
+@pytest.fixture
+def run(database_url, monkeypatch):
+    monkeypatch.setenv("YANXIU_DATABASE_URL", database_url)
+    monkeypatch.setenv("YANXIU_SECRET_KEY", "cli-test-secret-0123456789")
+    runner = CliRunner()
+
+    def _run(*args, input=None):
+        return runner.invoke(main, list(args), input=input, catch_exceptions=False)
+
+    return _run
+
+
+def test_gen_demo_import_refresh_user_grant(run, engine, tmp_path):
+    out = tmp_path / "demo"
+    assert run("gen-demo", "--scale", "small", "--out", str(out)).exit_code == 0
+    assert run("db", "upgrade").exit_code == 0
+    for kind, name in [("regions", "regions.csv"), ("schools", "schools.csv"),
+                       ("teachers", "teachers.csv"), ("trainings", "trainings.csv"),
+                       ("records", "records.csv"), ("teacher-counts", "teacher-counts.csv")]:
+        result = run("import", kind, str(out / name))
+        assert result.exit_code == 0, result.output
+    again = run("import", "schools", str(out / "schools.csv"))
+    assert "0 new, 0 updated" in again.output
+    assert run("refresh").exit_code == 0
+    assert run("user", "create", "--account", "zhang", "--name", "张三", "--password-stdin",
+               input="Passw0rd!x\n").exit_code == 0
+    assert run("grant", "--account", "zhang", "--role", "region_super",
+               "--scope", "350000").exit_code == 0
+    code = run("code", "issue", "--role", "region_training", "--scope", "350300")
+    assert code.exit_code == 0 and len(code.output.strip().split("\n")[-1].split("-")) == 7
+    with engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(School)) > 50
+        assert conn.scalar(select(func.count()).select_from(Binding)) == 1
+        assert conn.scalar(select(Snapshot.status)) == "ready"
+
+
+def test_refused_import_exits_non_zero_and_lists_every_bad_row(run, engine, tmp_path):
+    bad = tmp_path / "schools.csv"
+    bad.write_text("学校标识码,学校名称,所在区域代码\nA1,甲校,999999\nA2,,350322\nA3,丙校,350322\n",
+                   encoding="utf-8")
+    result = CliRunner().invoke(main, ["import", "schools", str(bad)])
+    assert result.exit_code == 1
+    assert "row 2, column region_code" in result.output
+    assert "row 3, column name" in result.output
+    with engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(School)) == 0
+
+
+def test_serve_refuses_default_secret_and_debug(run, monkeypatch):
+    monkeypatch.delenv("YANXIU_SECRET_KEY")
+    result = CliRunner().invoke(main, ["serve"])
+    assert result.exit_code != 0 and "YANXIU_SECRET_KEY" in result.output
+    monkeypatch.setenv("YANXIU_SECRET_KEY", "short")
+    assert CliRunner().invoke(main, ["serve"]).exit_code != 0
+    monkeypatch.setenv("YANXIU_SECRET_KEY", "a-long-enough-secret-0123456789")
+    monkeypatch.setenv("FLASK_DEBUG", "1")
+    result = CliRunner().invoke(main, ["serve"])
+    assert result.exit_code != 0 and "debug" in result.output
+    assert CliRunner().invoke(main, ["serve", "--workers", "1"]).exit_code != 0
