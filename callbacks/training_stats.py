@@ -1,14 +1,35 @@
-"""统计详情: renders the view named by the URL, and turns clicks into URL changes."""
+"""统计详情: renders the view named by the URL, and turns every control into a URL change."""
 
 from __future__ import annotations
 
-from dash import Input, Output, State, ctx, no_update
+from dash import Input, Output, Patch, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 
 from data_access import regions as region_tree
 from data_access.refresh import current_snapshot
-from data_access.scope import NotFound, ScopeDenied, authorize_region, authorize_training
-from data_access.stats import StatsFilters, region_table, region_table_records
+from data_access.scope import (
+    NotFound,
+    ScopeDenied,
+    authorize_region,
+    authorize_training,
+    valid_id,
+)
+from data_access.stats import (
+    INDICATORS,
+    StatsFilters,
+    comparison_series,
+    overview_cards,
+    previous_day_counts,
+    region_table,
+    region_table_records,
+)
+from data_access.teachers import (
+    PAGE_SIZES,
+    TeacherFilters,
+    TeacherScope,
+    count_teachers,
+    teacher_page,
+)
 from data_access.vocab import STAGES, SUBJECTS
 from dashboard.access import read, require_scope
 from layouts import training_stats as view
@@ -22,96 +43,222 @@ SHOWN = {}
 
 
 def filters_of(state: dict) -> StatsFilters:
-    stage = state.get("stage")
-    subject = state.get("subject")
     return StatsFilters(
-        stage=stage if stage in STAGES else "",
-        subject=subject if subject in SUBJECTS else "",
+        stage=state.get("stage") if state.get("stage") in STAGES else "",
+        subject=state.get("subject") if state.get("subject") in SUBJECTS else "",
         certified_only=state.get("uncertified") == "exclude",
     )
 
 
-def _denied(text: str):
-    return ([], view.error_panel(text), HIDDEN, [], [], "")
+def _clean(state) -> dict:
+    """Re-parse a state sent back by the browser exactly like a URL."""
+    if not isinstance(state, dict):
+        raise PreventUpdate
+    return view.parse_state(state.get("training"), state.get("region"), state.get("view"),
+                            state.get("stage"), state.get("subject"), state.get("uncertified"),
+                            state.get("page"), state.get("size"), state.get("q"))
 
 
-@callback(
+def _authorized(conn, scope, state):
+    """(training, region) or an error text. Never trusts the codes in the state."""
+    if scope.is_school:
+        return None, "学校管理员请在【培训统计】中查看本校数据。"
+    try:
+        training = authorize_training(conn, scope, state["training"])
+    except NotFound:
+        return None, "培训不存在或已被删除。"
+    try:
+        region = authorize_region(conn, scope, state["region"])
+    except ScopeDenied:
+        return None, "无权查看该区域的数据：只能查看本级及下级区域。"
+    return (training, region), None
+
+
+RENDER_OUTPUTS = [
     Output(ids.HEADER, "children"),
     Output(ids.ERROR, "children"),
     Output(ids.BODY, "style"),
     Output(ids.BREADCRUMB, "children"),
+    Output(ids.CARDS, "children"),
     Output(ids.GRID, "rowData"),
+    Output(ids.CHART_DATA, "data"),
     Output(ids.EXPORT, "href"),
-    Input(ids.STATE, "data"),
-)
-def render_region_view(state):
-    if not isinstance(state, dict):
-        raise PreventUpdate
+    Output(ids.EXPORT_XLSX, "href"),
+]
+
+
+@callback(*RENDER_OUTPUTS, Input(ids.STATE, "data"))
+def render_region_view(raw_state):
+    state = _clean(raw_state)
     scope = require_scope()
-    if scope.is_school:
-        return _denied("学校管理员请在【培训统计】中查看本校数据。")
     with read() as conn:
-        try:
-            training = authorize_training(conn, scope, state.get("training"))
-        except NotFound:
-            return _denied("培训不存在或已被删除。")
-        try:
-            region = authorize_region(conn, scope, state.get("region"))
-        except ScopeDenied:
-            return _denied("无权查看该区域的数据：只能查看本级及下级区域。")
+        authorized, error = _authorized(conn, scope, state)
+        if error:
+            return [], view.error_panel(error), HIDDEN, [], [], [], None, "", ""
+        training, region = authorized
+        f = filters_of(state)
         snap = current_snapshot(conn)
         path = region_tree.ancestors(conn, region.code)
         if snap is None:
-            rows = []
-            updated = "尚未生成"
+            table, cards, updated = [], [], "尚未生成"
         else:
-            rows = region_table_records(
-                region_table(conn, snap[0], training, region, filters_of(state)))
+            table = region_table(conn, snap[0], training, region, f)
+            previous = None
+            if not f.stage and not f.subject:
+                previous = previous_day_counts(conn, training, region.code, snap[1].date(),
+                                               f.certified_only)
+            cards = overview_cards(table[0].counts, previous)
             updated = f"{snap[1]:%Y-%m-%d %H:%M:%S}"
     clean = {**state, "training": training.code, "region": region.code}
-    # The breadcrumb is rooted at the user's own scope and never goes above it.
     crumbs, inside = [], False
-    for r in path:
+    for r in path:  # rooted at the user's own scope, never above it
         inside = inside or r.code == scope.region_code
         if inside:
             crumbs.append((r.name, None if r.code == region.code
-                           else view.stats_href(clean, region=r.code)))
-    header = view.header(training.name, training.status(), training.period, updated)
-    return header, None, SHOWN, view.breadcrumb(crumbs), rows, view.export_href(clean)
+                           else view.stats_href(clean, region=r.code, page=1)))
+    table_name = "teachers" if state["view"] == "teachers" else "regions"
+    return (view.header(training.name, training.status(), training.period, updated), None,
+            SHOWN, view.breadcrumb(crumbs), view.cards(cards), region_table_records(table),
+            comparison_series(table), view.export_href(clean, table_name, "csv"),
+            view.export_href(clean, table_name, "xlsx"))
+
+
+@callback(
+    Output(ids.CHART, "figure"),
+    Output(ids.INDICATORS, "value"),
+    Output(ids.HASH, "hash"),
+    Input(ids.CHART_DATA, "data"),
+    Input(ids.INDICATORS, "value"),
+    Input(ids.HASH, "hash"),
+)
+def render_chart(points, chosen, url_hash):
+    """The chart follows the indicators in the URL hash. When only the indicators change, the
+    figure is patched (traces and axis order), not rebuilt, and nothing is re-queried."""
+    require_scope()
+    if not isinstance(points, list):
+        return view.empty_figure(), no_update, no_update
+    points = [p for p in points if isinstance(p, dict) and isinstance(p.get("name"), str)]
+    if ctx.triggered_id == ids.INDICATORS:
+        keys = [k for k in (chosen or []) if isinstance(k, str) and k in INDICATORS][:6]
+        if not keys:
+            raise PreventUpdate
+        new_hash = view.indicators_hash(keys)
+    else:
+        keys = view.indicators_from_hash(url_hash)
+        new_hash = no_update
+    if ctx.triggered_id in (ids.INDICATORS, ids.HASH) and points:
+        traces, names = view.comparison_traces(points, keys)
+        patch = Patch()
+        patch["data"] = traces
+        patch["layout"]["xaxis"]["categoryarray"] = names
+        patch["layout"]["yaxis2"] = view.comparison_layout(names, keys)["yaxis2"]
+        figure = patch
+    else:
+        figure = view.comparison_figure(points, keys)
+    return figure, keys if ctx.triggered_id != ids.INDICATORS else no_update, new_hash
+
+
+@callback(
+    Output(ids.TEACHER_GRID, "rowData"),
+    Output(ids.SUMMARY, "children"),
+    Output(ids.PAGER, "max_value"),
+    Input(ids.STATE, "data"),
+)
+def render_teacher_view(raw_state):
+    state = _clean(raw_state)
+    if state["view"] != "teachers":
+        raise PreventUpdate
+    scope = require_scope()
+    with read() as conn:
+        authorized, error = _authorized(conn, scope, state)
+        if error:
+            return [], "", 1
+        training, region = authorized
+        snap = current_snapshot(conn)
+        if snap is None:
+            return [], "暂无数据", 1
+        where = TeacherScope(region=region)
+        f = TeacherFilters(filters_of(state), state["q"])
+        total = count_teachers(conn, snap[0], training, where, f)
+        pages = max(1, -(-total // state["size"]))
+        page = min(state["page"], pages)
+        rows = teacher_page(conn, snap[0], training, where, f, page, state["size"])
+    records = [{"row_id": str(r.teacher_id), "account": r.account, "name": r.name,
+                "school": r.school, "region_path": r.region_path, "stage": r.stage,
+                "subject": r.subject, "hours": r.hours, "duration": r.duration} for r in rows]
+    return records, f"当前第 {page} 页/共 {pages} 页, 共有 {total} 条记录", pages
 
 
 @callback(
     Output(Shell.NAV, "href", allow_duplicate=True),
     Input(ids.GRID, "cellClicked"),
+    Input(ids.CHART, "clickData"),
     Input(ids.UNCERTIFIED, "value"),
     Input(ids.FILTER, "n_clicks"),
+    Input(ids.NAME, "n_submit"),
+    Input(ids.TABS, "active_tab"),
+    Input(ids.PAGER, "active_page"),
+    Input(ids.PAGE_SIZE, "value"),
+    Input(ids.GO, "n_clicks"),
+    Input(ids.JUMP, "n_submit"),
     State(ids.STAGE, "value"),
     State(ids.SUBJECT, "value"),
+    State(ids.NAME, "value"),
+    State(ids.JUMP, "value"),
     State(ids.STATE, "data"),
+    State(ids.HASH, "hash"),
     prevent_initial_call=True,
 )
-def navigate(cell, uncertified, _clicks, stage, subject, state):
+def navigate(cell, click, uncertified, _filter, _submit, tab, page, size, _go, _jump_submit,
+             stage, subject, name, jump, raw_state, url_hash):
     """Every control change becomes a URL change; the page then re-renders from the URL, so
     reload, sharing and Back all restore the same view."""
-    if not isinstance(state, dict) or not isinstance(state.get("training"), str):
-        raise PreventUpdate
+    state = _clean(raw_state)
+    keep_hash = url_hash if isinstance(url_hash, str) and url_hash.startswith("#ind=") else ""
     trigger = ctx.triggered_id
+    changes: dict = {}
     if trigger == ids.GRID:
         if not isinstance(cell, dict) or cell.get("colId") != "name":
             raise PreventUpdate
-        row_id = cell.get("rowId")
-        if not isinstance(row_id, str) or ":" in row_id or row_id == state.get("region"):
+        target = cell.get("rowId")
+        if not isinstance(target, str) or ":" in target or target == state["region"]:
             raise PreventUpdate
-        return view.stats_href(state, region=row_id)
-    if trigger == ids.UNCERTIFIED:
+        changes = {"region": target, "page": 1}
+    elif trigger == ids.CHART:
+        try:
+            target = click["points"][0]["customdata"]
+        except (TypeError, KeyError, IndexError):
+            raise PreventUpdate
+        if not isinstance(target, str) or target == state["region"]:
+            raise PreventUpdate
+        changes = {"region": target, "page": 1}
+    elif trigger == ids.UNCERTIFIED:
         value = "exclude" if uncertified == "exclude" else "include"
-        if value == state.get("uncertified", "include"):
+        if value == state["uncertified"]:
             raise PreventUpdate
-        return view.stats_href(state, uncertified=value)
-    if trigger == ids.FILTER:
-        return view.stats_href(
-            state,
-            stage=stage if stage in STAGES else "",
-            subject=subject if subject in SUBJECTS else "",
-        )
-    return no_update
+        changes = {"uncertified": value, "page": 1}
+    elif trigger in (ids.FILTER, ids.NAME):
+        changes = {"stage": stage if stage in STAGES else "",
+                   "subject": subject if subject in SUBJECTS else "",
+                   "q": name.strip()[:30] if isinstance(name, str) else "", "page": 1}
+    elif trigger == ids.TABS:
+        if tab not in view.VIEWS or tab == state["view"]:
+            raise PreventUpdate
+        changes = {"view": tab, "page": 1}
+    elif trigger == ids.PAGER:
+        page = valid_id(page)
+        if page is None or page == state["page"]:
+            raise PreventUpdate
+        changes = {"page": page}
+    elif trigger == ids.PAGE_SIZE:
+        if size not in PAGE_SIZES or size == state["size"]:
+            raise PreventUpdate
+        changes = {"size": size, "page": 1}
+    elif trigger in (ids.GO, ids.JUMP):
+        target = valid_id(jump if not isinstance(jump, float) else int(jump))
+        if target is None:
+            raise PreventUpdate
+        changes = {"page": min(target, view.MAX_PAGE)}
+    else:
+        return no_update
+    return view.stats_href(state, **changes) + keep_hash

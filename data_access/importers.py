@@ -23,8 +23,9 @@ the same contract:
   ``account``, trainings ``code``, records ``(training_code, account)``, teacher counts
   ``(region_code, stage)``. Stored rows are compared with the file in memory; equal rows are
   counted as unchanged and not touched, so re-importing a file writes nothing.
-  Existing rows are looked up per batch (one ``IN`` query per few thousand rows, never one
-  query per row).
+  Existing rows are looked up per batch (one ``IN``/``= ANY`` query per few thousand rows,
+  never one query per row); when the table (or, for records, the training) has no rows yet,
+  the look-up is skipped altogether.
 
 Choices where the specification is silent:
 
@@ -37,11 +38,13 @@ Choices where the specification is silent:
 - **Soft-deleted schools are not revived.** A schools file naming a deleted school's code is
   refused (``school is deleted``); restoring a school is a deliberate act in 学校管理. Teachers
   pointing at a deleted school are refused the same way.
-- ``parent_code`` is a required *column*, but an empty cell makes a top-level region (kind
-  ``province`` unless given). Region ``kind`` accepts the key (``zone``) or the label (功能区).
-  Existing regions (catalogue ones included) may be renamed and re-parented; their ``source``
-  is kept, new ones get ``source='import'``. The closure table is rebuilt in the same
-  transaction whenever a region was written.
+- ``parent_code`` is a required *column*, but an empty cell makes a new top-level region
+  (kind ``province`` unless given); an existing region with a parent cannot be made
+  top-level that way (error), so an empty cell never detaches a subtree. Region ``kind``
+  accepts the key (``zone``) or the label (功能区). Existing regions (catalogue ones
+  included) may be renamed and re-parented; their ``source`` is kept, new ones get
+  ``source='import'``. The closure table is rebuilt in the same transaction whenever a
+  region was written.
 - A training's ``hours_cap`` may not be lowered below hours already recorded for it.
 - ``start``/``end`` need a time; ``created_at``/``applied_at`` may be a date only (midnight).
   Seconds are kept when given.
@@ -58,9 +61,10 @@ from __future__ import annotations
 import codecs
 import csv
 import re
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Iterable, Iterator
 
@@ -75,6 +79,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from . import privacy, vocab
 from .models import Region, School, Teacher, TeacherCount, Training, TrainingRecord
@@ -516,7 +521,8 @@ class _Importer:
             self.batch = []
 
     # -- helpers for writing
-    def write(self, conn: Connection, inserts: list[dict], updates: list[dict], update_stmt) -> None:
+    def write(self, conn: Connection, inserts: list[dict], updates: list[dict],
+              update_stmt) -> None:
         self.inserted += len(inserts)
         self.updated += len(updates)
         if not self.writing:
@@ -538,8 +544,6 @@ def _one_of(conn: Connection, column, name: str):
     compiled once and cached for every chunk.
     """
     if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import ARRAY
-
         return column == any_(bindparam(name, type_=ARRAY(column.type)))
     return column.in_(bindparam(name, expanding=True))
 
@@ -618,6 +622,9 @@ class _Regions(_Importer):
         for code, (row, _name, parent, _kind) in rows.items():
             if parent is not None and parent not in self.existing and parent not in self.seen:
                 self.error(row, "parent_code", f"unknown region code '{parent}'")
+            elif parent is None and code in self.existing and parent_of[code] is not None:
+                # An empty cell must not silently detach a whole subtree.
+                self.error(row, "parent_code", "an existing region cannot become top-level")
             parent_of[code] = parent
         # A region may not end up below itself. (Only the rows on a cycle are reported,
         # not every region hanging below one.)
@@ -1168,28 +1175,18 @@ _IMPORTERS: dict[str, type[_Importer]] = {
 # --------------------------------------------------------------------------- entry point
 
 
-def import_file(
+def _run(
     engine: Engine,
     kind: str,
-    path: str | Path,
-    *,
+    rows: Iterator[list[str]],
+    source: str,
     id_key: bytes,
-    dry_run: bool = False,
-    now: datetime | None = None,
-) -> ImportResult:
-    """Validate ``path`` as a ``kind`` file and upsert it in one transaction.
-
-    Raises :class:`ImportRefused` (and writes nothing) when the file or any row is bad.
-    With ``dry_run`` the counts are computed the same way and nothing is written.
-    """
-    if kind not in KINDS:
-        raise ImportRefused(
-            [RowError(1, FILE_COLUMN, f"unknown kind '{kind}'; expected one of: {', '.join(KINDS)}")]
-        )
-    path = Path(path)
-    now = now or datetime.now().replace(microsecond=0)
+    dry_run: bool,
+    now: datetime,
+) -> tuple[_Importer, int]:
+    """Check the header, then stream every row through the kind's importer in one
+    transaction; commit only when no error was found and this is not a dry run."""
     try:
-        rows = _open_rows(path)
         header = next(rows, None)
     except _FileProblem as problem:
         raise ImportRefused([RowError(problem.row, FILE_COLUMN, problem.reason)]) from None
@@ -1201,14 +1198,13 @@ def import_file(
     width = len(header)
     unnamed = [i for i, cell in enumerate(header) if not _header_name(cell)]
 
-    ctx = _Context(id_key=id_key, now=now, source=path.name, write=not dry_run)
-    importer = _IMPORTERS[kind](ctx)
+    importer = _IMPORTERS[kind](_Context(id_key=id_key, now=now, source=source,
+                                         write=not dry_run))
     count = 0
     with engine.connect() as conn:
         trans = conn.begin()
         try:
             importer.load(conn)
-            row_no = 1
             try:
                 for row_no, cells in enumerate(rows, start=2):
                     values = {}
@@ -1250,6 +1246,36 @@ def import_file(
             if trans.is_active:
                 trans.rollback()
             raise
+    return importer, count
+
+
+def import_file(
+    engine: Engine,
+    kind: str,
+    path: str | Path,
+    *,
+    id_key: bytes,
+    dry_run: bool = False,
+    now: datetime | None = None,
+) -> ImportResult:
+    """Validate ``path`` as a ``kind`` file and upsert it in one transaction.
+
+    Raises :class:`ImportRefused` (and writes nothing) when the file or any row is bad.
+    With ``dry_run`` the counts are computed the same way and nothing is written.
+    """
+    if kind not in KINDS:
+        raise ImportRefused(
+            [RowError(1, FILE_COLUMN,
+                      f"unknown kind '{kind}'; expected one of: {', '.join(KINDS)}")]
+        )
+    path = Path(path)
+    now = now or datetime.now().replace(microsecond=0)
+    try:
+        rows = _open_rows(path)
+    except _FileProblem as problem:
+        raise ImportRefused([RowError(problem.row, FILE_COLUMN, problem.reason)]) from None
+    with closing(rows):  # closes the file / workbook however this ends
+        importer, count = _run(engine, kind, rows, path.name, id_key, dry_run, now)
     if importer.errors:
         order = {c.key: i for i, c in enumerate(_COLUMNS[kind])}
         raise ImportRefused(

@@ -331,6 +331,75 @@ class AggTeacherCount(Base):
     count: Mapped[int] = mapped_column(Integer)
 
 
+class AggTeacher(Base):
+    """One row per participant of a training in a snapshot: the per-teacher list (按学员查看).
+
+    ``l1``…``l5`` are the codes of the school region's ancestors by level (l1 = province), so
+    "every teacher inside region R" is ``l{R.level} = R`` — one index range, any depth.
+    Display fields are copied in (masked account, school name, region path) so that a page
+    is read from this table alone.
+    """
+
+    __tablename__ = "agg_teacher"
+
+    snapshot_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    training_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    teacher_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    l1: Mapped[str | None] = mapped_column(String(20))
+    l2: Mapped[str | None] = mapped_column(String(20))
+    l3: Mapped[str | None] = mapped_column(String(20))
+    l4: Mapped[str | None] = mapped_column(String(20))
+    l5: Mapped[str | None] = mapped_column(String(20))
+    school_code: Mapped[str] = mapped_column(String(40))
+    school_name: Mapped[str] = mapped_column(String(200))
+    region_path: Mapped[str] = mapped_column(String(400))
+    account_masked: Mapped[str] = mapped_column(String(20))
+    # Binary collation on PostgreSQL so that a prefix is one index range, as on SQLite.
+    name: Mapped[str] = mapped_column(String(60).with_variant(String(60, collation="C"),
+                                                              "postgresql"))
+    stage: Mapped[str] = mapped_column(String(8))
+    subject: Mapped[str] = mapped_column(String(20))
+    certified: Mapped[bool] = mapped_column(Boolean)
+    hours_tenths: Mapped[int] = mapped_column(Integer)
+    study_seconds: Mapped[int] = mapped_column(BigInteger)
+
+    # Each index ends with the filter columns so that filtering and OFFSET are answered from
+    # the index alone (see data_access/teachers.py).
+    __table_args__ = tuple(
+        Index(f"ix_agg_teacher_l{n}", "snapshot_id", "training_id", f"l{n}", "teacher_id",
+              "stage", "subject", "certified")
+        for n in range(1, 6)
+    ) + (
+        Index("ix_agg_teacher_school", "snapshot_id", "training_id", "school_code", "teacher_id",
+              "stage", "subject", "certified"),
+        Index("ix_agg_teacher_name", "snapshot_id", "training_id", "name", "teacher_id"),
+    )
+
+
+class ExportJob(Base):
+    """A download too large for the request worker, written by a separate process."""
+
+    __tablename__ = "export_jobs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(Integer, ForeignKey("users.id"), index=True)
+    binding_id: Mapped[int] = mapped_column(Integer, ForeignKey("bindings.id"))
+    table_name: Mapped[str] = mapped_column(String(20))  # regions | teachers
+    file_format: Mapped[str] = mapped_column(String(4))  # csv | xlsx
+    params: Mapped[str] = mapped_column(Text)  # JSON of the authorized request
+    title: Mapped[str] = mapped_column(String(400))
+    # queued | running | done | failed
+    status: Mapped[str] = mapped_column(String(10))
+    progress: Mapped[int] = mapped_column(Integer, default=0)  # rows written so far
+    rows: Mapped[int | None] = mapped_column(Integer)
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    file_path: Mapped[str | None] = mapped_column(String(500))
+    error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+
+
 class AggHistory(Base):
     """Daily totals per training × region (whole subtree), for ▲/▼ and trend lines."""
 
@@ -368,4 +437,6 @@ __all__ = [
     "AggSchool",
     "AggTeacherCount",
     "AggHistory",
+    "AggTeacher",
+    "ExportJob",
 ]

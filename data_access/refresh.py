@@ -29,6 +29,7 @@ from .models import (
     AggHistory,
     AggRegion,
     AggSchool,
+    AggTeacher,
     AggTeacherCount,
     CurrentSnapshot,
     Region,
@@ -37,7 +38,7 @@ from .models import (
     Training,
 )
 
-AGG_TABLES = (AggSchool, AggRegion, AggTeacherCount)
+AGG_TABLES = (AggSchool, AggRegion, AggTeacherCount, AggTeacher)
 
 
 class RefreshError(RuntimeError):
@@ -107,6 +108,22 @@ WHERE a.snapshot_id = :sid
 GROUP BY a.training_id, a.region_code, a.stage, a.subject, a.certified
 """
 
+_TEACHER_SQL = """
+INSERT INTO agg_teacher (snapshot_id, training_id, teacher_id, l1, l2, l3, l4, l5, school_code,
+                         school_name, region_path, account_masked, name, stage, subject,
+                         certified, hours_tenths, study_seconds)
+SELECT :sid, r.training_id, t.id, lv.l1, lv.l2, lv.l3, lv.l4, lv.l5, s.code, s.name, lv.path,
+       SUBSTR(t.account, 1, 3) || '****' || SUBSTR(t.account, LENGTH(t.account) - 3, 4),
+       t.name, t.stage, t.subject,
+       CASE WHEN t.cert_status = :passed THEN TRUE ELSE FALSE END,
+       r.hours_tenths, r.study_seconds
+FROM training_records r
+JOIN teachers t ON t.id = r.teacher_id
+JOIN schools s ON s.code = t.school_code
+JOIN tmp_region_levels lv ON lv.code = s.region_code
+WHERE s.deleted_at IS NULL
+"""
+
 _HISTORY_SQL = """
 INSERT INTO agg_history (day, training_id, region_code, certified_only, participants, learners,
                          hours_tenths, completed, snapshot_id)
@@ -152,12 +169,38 @@ def effective_teacher_counts(
     return result
 
 
+def region_levels(regions: list[tuple[str, str | None, str]]) -> list[dict]:
+    """Per region: its ancestors' codes by level (l1 = root) and the path of names."""
+    parent = {c: p for c, p, _ in regions}
+    name = {c: n for c, _, n in regions}
+    out = []
+    for code, _, _ in regions:
+        chain, cur = [], code
+        while cur is not None:
+            chain.append(cur)
+            cur = parent.get(cur)
+        chain.reverse()
+        levels = (chain + [None] * 5)[:5]
+        out.append({"code": code, "l1": levels[0], "l2": levels[1], "l3": levels[2],
+                    "l4": levels[3], "l5": levels[4], "path": "/".join(name[c] for c in chain)})
+    return out
+
+
 def _build(conn: Connection, sid: int) -> tuple[int, int]:
     params = {"sid": sid, "passed": "已通过"}
     school_rows = conn.execute(text(_SCHOOL_SQL), params).rowcount
     region_rows = conn.execute(text(_REGION_SUBTREE_SQL), params).rowcount
     region_rows += conn.execute(text(_REGION_DIRECT_SQL), params).rowcount
-    regions = [(c, p) for c, p in conn.execute(select(Region.code, Region.parent_code))]
+    tree = [tuple(r) for r in conn.execute(select(Region.code, Region.parent_code, Region.name))]
+    conn.execute(text("DROP TABLE IF EXISTS tmp_region_levels"))
+    conn.execute(text(
+        "CREATE TEMPORARY TABLE tmp_region_levels (code VARCHAR(20) PRIMARY KEY, l1 VARCHAR(20), "
+        "l2 VARCHAR(20), l3 VARCHAR(20), l4 VARCHAR(20), l5 VARCHAR(20), path VARCHAR(400))"))
+    conn.execute(text("INSERT INTO tmp_region_levels VALUES (:code, :l1, :l2, :l3, :l4, :l5, :path)"),
+                 region_levels(tree))
+    conn.execute(text(_TEACHER_SQL), params)
+    conn.execute(text("DROP TABLE tmp_region_levels"))
+    regions = [(c, p) for c, p, _ in tree]
     figures = {(r, s): n for r, s, n in conn.execute(
         select(TeacherCount.region_code, TeacherCount.stage, TeacherCount.count))}
     counts = effective_teacher_counts(regions, figures)

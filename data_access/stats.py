@@ -10,8 +10,14 @@ from dataclasses import asdict, dataclass
 
 from sqlalchemy import Connection, func, select
 
-from .metrics import REGION_TABLE_COLUMNS, Counts, metric_row
-from .models import AggRegion, AggSchool, AggTeacherCount, School
+from .metrics import (
+    REGION_TABLE_COLUMNS,
+    Counts,
+    hours_average_value,
+    metric_row,
+    percent_value,
+)
+from .models import AggHistory, AggRegion, AggSchool, AggTeacherCount, School
 from .regions import RegionRow, children
 from .trainings import TrainingRow
 
@@ -194,3 +200,106 @@ def region_table_header() -> list[str]:
 
 def region_table_values(record: dict) -> list[str]:
     return [record["name"]] + [record[field] for _, field in REGION_TABLE_COLUMNS]
+
+
+# --------------------------------------------------------------------------- overview cards
+
+
+@dataclass(frozen=True)
+class Card:
+    label: str
+    value: str
+    sub: str  # e.g. 学习率 under 学习人数; '' when none
+    delta: str  # '▲ 120' / '▼ 0.35%' / '' (no previous day, or filters without history)
+    direction: int  # 1 up, -1 down, 0 unchanged/none
+
+
+def previous_day_counts(conn: Connection, training: TrainingRow, region_code: str,
+                        before, certified_only: bool) -> Counts | None:
+    """Totals of the latest daily history row strictly before `before` (a date)."""
+    row = conn.execute(
+        select(AggHistory.participants, AggHistory.learners, AggHistory.hours_tenths,
+               AggHistory.completed)
+        .where(AggHistory.training_id == training.id, AggHistory.region_code == region_code,
+               AggHistory.certified_only.is_(certified_only), AggHistory.day < before)
+        .order_by(AggHistory.day.desc())
+        .limit(1)
+    ).first()
+    return Counts(*row) if row else None
+
+
+def _delta(now: float | None, before: float | None, fmt) -> tuple[str, int]:
+    if now is None or before is None:
+        return "", 0
+    diff = round(now - before, 6)
+    if diff == 0:
+        return "— 0", 0
+    return ("▲ " if diff > 0 else "▼ ") + fmt(abs(diff)), 1 if diff > 0 else -1
+
+
+def overview_cards(current: Counts, previous: Counts | None) -> list[Card]:
+    """参训人数, 参训率, 学习人数 (学习率), 人均学时, 完成学时人数 (完成人数占比), each with its
+    change since the previous daily snapshot (ratios in percentage points)."""
+    m = metric_row(current)
+
+    def rate(c: Counts | None):
+        return None if c is None else percent_value(c.participants, current.teacher_count)
+
+    def avg(c: Counts | None):
+        return None if c is None else hours_average_value(c.hours_tenths, c.learners)
+
+    count = lambda v: str(int(v))  # noqa: E731
+    points = lambda v: f"{v:.2f}%"  # noqa: E731
+    one = lambda v: f"{v:.1f}"  # noqa: E731
+    cards = [
+        ("参训人数", m.participants, "", _delta(current.participants,
+                                              previous and previous.participants, count)),
+        ("参训率", m.participation_rate, "", _delta(rate(current), rate(previous), points)),
+        ("学习人数", m.learners, f"学习率 {m.learning_rate}",
+         _delta(current.learners, previous and previous.learners, count)),
+        ("人均学时", m.hours_average, "", _delta(avg(current), avg(previous), one)),
+        ("完成学时人数", m.completed, f"完成人数占比 {m.completed_rate}",
+         _delta(current.completed, previous and previous.completed, count)),
+    ]
+    return [Card(label, value, sub, d[0], d[1]) for label, value, sub, d in cards]
+
+
+# --------------------------------------------------------------------------- comparison chart
+
+# 指标选择: key → (label, kind). Counts are bars on the left axis, ratios lines on the right.
+INDICATORS: dict[str, tuple[str, str]] = {
+    "participants": ("参训人数", "count"),
+    "learners": ("学习人数", "count"),
+    "completed": ("完成学时人数", "count"),
+    "not_completed": ("未完成学时人数", "count"),
+    "participation_rate": ("参训率", "ratio"),
+    "learning_rate": ("学习率", "ratio"),
+    "completed_rate": ("完成人数占比", "ratio"),
+    "progress": ("学习进度", "ratio"),
+    "hours_average": ("人均学时", "hours"),
+}
+DEFAULT_INDICATORS = ("participants", "participation_rate")
+
+
+def indicator_value(c: Counts, key: str) -> float | None:
+    return {
+        "participants": c.participants,
+        "learners": c.learners,
+        "completed": c.completed,
+        "not_completed": c.not_completed,
+        "participation_rate": percent_value(c.participants, c.teacher_count),
+        "learning_rate": percent_value(c.learners, c.participants),
+        "completed_rate": percent_value(c.completed, c.participants),
+        "progress": percent_value(c.completed, c.teacher_count),
+        "hours_average": hours_average_value(c.hours_tenths, c.learners),
+    }[key]
+
+
+def comparison_series(rows: list[TableRow]) -> list[dict]:
+    """The chart's points: the sub-regions (or schools) of the table, without the current row
+    and the 直属学校 row, with every indicator's numeric value."""
+    return [
+        {"key": r.key, "name": r.name, "drillable": r.drillable,
+         **{k: indicator_value(r.counts, k) for k in INDICATORS}}
+        for r in rows if r.kind in ("region", "school")
+    ]

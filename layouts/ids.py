@@ -20,6 +20,23 @@ class TrainingList(StrEnum):
 
 
 class Stats(StrEnum):
+    HASH = "st-hash"  # the URL hash holds the chart's 指标选择 (changing it re-renders nothing)
+    CARDS = "st-cards"
+    HELP = "st-help"
+    CHART = "st-chart"
+    CHART_DATA = "st-chart-data"
+    INDICATORS = "st-indicators"
+    TABS = "st-tabs"
+    REGION_PANEL = "st-region-panel"
+    TEACHER_PANEL = "st-teacher-panel"
+    NAME = "st-name"
+    TEACHER_GRID = "st-teacher-grid"
+    PAGER = "st-pager"
+    PAGE_SIZE = "st-page-size"
+    JUMP = "st-jump"
+    GO = "st-go"
+    SUMMARY = "st-summary"
+    EXPORT_XLSX = "st-export-xlsx"
     STATE = "st-state"
     HEADER = "st-header"
     ERROR = "st-error"

@@ -1,4 +1,8 @@
-"""统计详情 (SPEC §4.2): header, 未通过认证教师 toggle, breadcrumb, 按区域查看 table."""
+"""统计详情 (SPEC §4.2): header, cards, comparison chart, 按区域查看 and 按学员查看.
+
+The page is built from the URL only (no database access); every number is filled in by
+callbacks that check the scope.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +10,21 @@ from urllib.parse import quote, urlencode
 
 import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
+import plotly.graph_objects as go
 from dash import dcc, html
 
-from data_access.metrics import MISSING_DENOMINATOR_TIP, REGION_TABLE_COLUMNS
+from data_access.metrics import DEFINITIONS, MISSING_DENOMINATOR_TIP, REGION_TABLE_COLUMNS
+from data_access.stats import DEFAULT_INDICATORS, INDICATORS
+from data_access.teachers import PAGE_SIZES
 from data_access.vocab import STAGES, SUBJECTS
 
-from .format import grid_locale, UNCERTIFIED_OPTIONS, options
+from .format import UNCERTIFIED_OPTIONS, grid_locale, options
 from .ids import Stats as ids
 
 # Fields whose `—` means a missing 专任教师数 (the tooltip says so).
 DENOMINATOR_FIELDS = {"progress", "participation_rate"}
+VIEWS = ("regions", "teachers")
+MAX_PAGE = 10_000_000
 
 
 def region_columns() -> list[dict]:
@@ -35,21 +44,172 @@ def region_columns() -> list[dict]:
     return cols
 
 
-def page(training_code: str = "", region: str = "", stage: str = "", subject: str = "",
-         uncertified: str = "include", view: str = "regions", **_ignored):
-    """Built from the URL only; every number comes from callbacks that check the scope."""
-    state = {
-        "training": training_code if isinstance(training_code, str) else "",
-        "region": region if isinstance(region, str) else "",
+TEACHER_COLUMNS = [
+    {"field": "account", "headerName": "账号", "minWidth": 120, "flex": 1},
+    {"field": "name", "headerName": "姓名", "minWidth": 80, "flex": 0.8},
+    {"field": "school", "headerName": "所在学校", "minWidth": 180, "flex": 1.8},
+    {"field": "region_path", "headerName": "所在区域", "minWidth": 190, "flex": 1.8},
+    {"field": "stage", "headerName": "学段", "minWidth": 70, "flex": 0.6},
+    {"field": "subject", "headerName": "学科领域", "minWidth": 100, "flex": 0.9},
+    {"field": "hours", "headerName": "获得学时", "minWidth": 90, "flex": 0.7, "type": "rightAligned"},
+    {"field": "duration", "headerName": "实际学习时长", "minWidth": 110, "flex": 0.9,
+     "type": "rightAligned"},
+]
+
+
+def _int(value, default: int, low: int, high: int) -> int:
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        return default
+    return n if low <= n <= high else default
+
+
+def parse_state(training_code="", region="", view="regions", stage="", subject="",
+                uncertified="include", page="1", size="10", q="") -> dict:
+    """The view state named by the URL, with everything malformed replaced by defaults."""
+    text = lambda v: v if isinstance(v, str) else ""  # noqa: E731
+    return {
+        "training": text(training_code)[:40],
+        "region": text(region)[:40],
+        "view": view if view in VIEWS else "regions",
         "stage": stage if stage in STAGES else "",
         "subject": subject if subject in SUBJECTS else "",
         "uncertified": "exclude" if uncertified == "exclude" else "include",
-        "view": "regions",
+        "page": _int(page, 1, 1, MAX_PAGE),
+        "size": _int(size, 10, 10, 50) if _int(size, 10, 10, 50) in PAGE_SIZES else 10,
+        "q": text(q).strip()[:30],
     }
+
+
+def stats_query(state: dict) -> str:
+    """The URL query for a view state; defaults are left out so URLs stay short."""
+    params = {}
+    for key in ("region", "stage", "subject", "q"):
+        if state.get(key):
+            params[key] = state[key]
+    if state.get("view") == "teachers":
+        params["view"] = "teachers"
+        if state.get("page", 1) != 1:
+            params["page"] = state["page"]
+        if state.get("size", 10) != 10:
+            params["size"] = state["size"]
+    if state.get("uncertified") == "exclude":
+        params["uncertified"] = "exclude"
+    return ("?" + urlencode(params)) if params else ""
+
+
+def stats_href(state: dict, **changes) -> str:
+    new = {**state, **changes}
+    return f"/training/{quote(new['training'], safe='')}{stats_query(new)}"
+
+
+def export_href(state: dict, table: str, fmt: str = "csv") -> str:
+    params = {k: state.get(k) or "" for k in ("region", "stage", "subject")}
+    if table == "teachers":
+        params["q"] = state.get("q") or ""
+    params["uncertified"] = state.get("uncertified") or "include"
+    return (f"/export/training/{quote(state['training'], safe='')}/{table}.{fmt}?"
+            + urlencode(params))
+
+
+def indicators_from_hash(hash_value) -> list[str]:
+    """`#ind=participants,learning_rate` → known indicator keys (defaults when none)."""
+    if isinstance(hash_value, str) and hash_value.startswith("#ind="):
+        keys = [k for k in hash_value[5:].split(",") if k in INDICATORS]
+        if keys:
+            return list(dict.fromkeys(keys))[:6]
+    return list(DEFAULT_INDICATORS)
+
+
+def indicators_hash(keys: list[str]) -> str:
+    return "#ind=" + ",".join(keys)
+
+
+def _help_popover():
+    return html.Span([
+        html.Button("指标说明", id=ids.HELP, className="btn btn-link btn-sm help-link", n_clicks=0),
+        dbc.Popover(
+            dbc.PopoverBody(html.Dl([item for label, text in DEFINITIONS
+                                     for item in (html.Dt(label), html.Dd(text))],
+                                    className="definitions")),
+            target=ids.HELP, trigger="legacy", placement="bottom-end", className="help-popover",
+        ),
+    ])
+
+
+def _filters(state: dict, view: str):
+    children = [
+        html.Label("学段:", htmlFor=ids.STAGE),
+        dcc.Dropdown(id=ids.STAGE, options=options(STAGES), value=state["stage"],
+                     clearable=False, searchable=False, className="dd"),
+        html.Label("学科领域:", htmlFor=ids.SUBJECT),
+        dcc.Dropdown(id=ids.SUBJECT, options=options(SUBJECTS), value=state["subject"],
+                     clearable=False, className="dd"),
+        dcc.Input(id=ids.NAME, type="text", placeholder="请输入姓名", value=state["q"],
+                  maxLength=30, debounce=False, n_submit=0,
+                  className="form-control form-control-sm keyword",
+                  style={} if view == "teachers" else {"display": "none"}),
+        html.Button("筛选", id=ids.FILTER, n_clicks=0, className="btn btn-primary btn-sm"),
+        html.Span(className="spacer"),
+        html.A("导出 CSV", id=ids.EXPORT, href="", className="btn btn-outline-primary btn-sm"),
+        html.A("导出 Excel", id=ids.EXPORT_XLSX, href="", className="btn btn-outline-primary btn-sm"),
+    ]
+    return html.Div(children, className="filter-bar")
+
+
+def _grid(grid_id: str, columns, row_id: str, **extra):
+    return dag.AgGrid(
+        id=grid_id,
+        columnDefs=columns,
+        rowData=[],
+        defaultColDef={"sortable": False, "resizable": True, "suppressMovable": True,
+                       "wrapHeaderText": True, "autoHeaderHeight": True},
+        dashGridOptions={"domLayout": "autoHeight", "suppressCellFocus": True,
+                         "tooltipShowDelay": 200, "localeText": grid_locale("暂无数据")},
+        getRowId=row_id,
+        className="grid",
+        **extra,
+    )
+
+
+def _teacher_panel(state: dict):
+    return html.Div(
+        id=ids.TEACHER_PANEL,
+        children=[
+            html.Div("数据明细", className="panel-title"),
+            _grid(ids.TEACHER_GRID, TEACHER_COLUMNS, "params.data.row_id"),
+            html.Div(
+                className="pager-row",
+                children=[
+                    html.Span(id=ids.SUMMARY, className="pager-total"),
+                    dbc.Pagination(id=ids.PAGER, max_value=1, active_page=state["page"],
+                                   first_last=True, previous_next=True, fully_expanded=False,
+                                   size="sm"),
+                    dcc.Dropdown(id=ids.PAGE_SIZE, value=state["size"], clearable=False,
+                                 searchable=False, className="dd-size",
+                                 options=[{"label": f"{n}条/页", "value": n} for n in PAGE_SIZES]),
+                    html.Span("跳至"),
+                    dcc.Input(id=ids.JUMP, type="number", min=1, step=1, debounce=True,
+                              className="form-control form-control-sm jump"),
+                    html.Span("页"),
+                    html.Button("GO", id=ids.GO, n_clicks=0, className="btn btn-outline-primary btn-sm"),
+                ],
+            ),
+        ],
+        style={} if state["view"] == "teachers" else {"display": "none"},
+    )
+
+
+def page(training_code: str = "", **query):
+    state = parse_state(training_code, **{k: v for k, v in query.items() if k in (
+        "region", "view", "stage", "subject", "uncertified", "page", "size", "q")})
     return html.Div(
         className="page",
         children=[
             dcc.Store(id=ids.STATE, data=state),
+            dcc.Location(id=ids.HASH, refresh=False),
+            dcc.Store(id=ids.CHART_DATA),
             html.Div(id=ids.HEADER, className="stats-header"),
             html.Div(id=ids.ERROR),
             html.Div(
@@ -62,6 +222,7 @@ def page(training_code: str = "", region: str = "", stage: str = "", subject: st
                             html.Div(
                                 className="toggle",
                                 children=[
+                                    _help_popover(),
                                     html.Span("未通过认证教师", className="toggle-label"),
                                     dbc.RadioItems(
                                         id=ids.UNCERTIFIED, options=UNCERTIFIED_OPTIONS,
@@ -74,37 +235,38 @@ def page(training_code: str = "", region: str = "", stage: str = "", subject: st
                             ),
                         ],
                     ),
-                    dbc.Tabs([dbc.Tab(label="按区域查看", tab_id="regions")], active_tab="regions",
-                             className="view-tabs"),
+                    html.Div(id=ids.CARDS, className="cards"),
                     html.Div(
-                        className="filter-bar",
+                        className="chart-panel",
                         children=[
-                            html.Label("学段:", htmlFor=ids.STAGE),
-                            dcc.Dropdown(id=ids.STAGE, options=options(STAGES), value=state["stage"],
-                                         clearable=False, searchable=False, className="dd"),
-                            html.Label("学科领域:", htmlFor=ids.SUBJECT),
-                            dcc.Dropdown(id=ids.SUBJECT, options=options(SUBJECTS),
-                                         value=state["subject"], clearable=False, className="dd"),
-                            html.Button("筛选", id=ids.FILTER, n_clicks=0,
-                                        className="btn btn-primary btn-sm"),
-                            html.A("导出", id=ids.EXPORT, href="", className="btn btn-outline-primary btn-sm export"),
+                            html.Div([
+                                html.Span("各区域参训情况对比", className="panel-title"),
+                                html.Span("指标选择:", className="ind-label"),
+                                dcc.Dropdown(
+                                    id=ids.INDICATORS, multi=True, clearable=False,
+                                    options=[{"label": label, "value": key}
+                                             for key, (label, _) in INDICATORS.items()],
+                                    value=list(DEFAULT_INDICATORS), className="dd-indicators"),
+                            ], className="chart-head"),
+                            dcc.Graph(id=ids.CHART, figure=empty_figure(),
+                                      config={"displayModeBar": False, "locale": "zh-CN"},
+                                      className="chart"),
                         ],
                     ),
-                    dag.AgGrid(
-                        id=ids.GRID,
-                        columnDefs=region_columns(),
-                        rowData=[],
-                        defaultColDef={"sortable": False, "resizable": True, "suppressMovable": True,
-                                       "wrapHeaderText": True, "autoHeaderHeight": True},
-                        dashGridOptions={"domLayout": "autoHeight", "suppressCellFocus": True,
-                                         "tooltipShowDelay": 200,
-                                         "localeText": grid_locale("暂无数据")},
-                        getRowId="params.data.row_id",
-                        getRowStyle={"styleConditions": [
-                            {"condition": "params.data.kind === 'current'",
-                             "style": {"fontWeight": "600", "backgroundColor": "#f3f7ff"}}]},
-                        className="grid",
+                    dbc.Tabs([dbc.Tab(label="按区域查看", tab_id="regions"),
+                              dbc.Tab(label="按学员查看", tab_id="teachers")],
+                             id=ids.TABS, active_tab=state["view"], className="view-tabs"),
+                    _filters(state, state["view"]),
+                    html.Div(
+                        id=ids.REGION_PANEL,
+                        children=[_grid(ids.GRID, region_columns(), "params.data.row_id",
+                                        getRowStyle={"styleConditions": [
+                                            {"condition": "params.data.kind === 'current'",
+                                             "style": {"fontWeight": "600",
+                                                       "backgroundColor": "#f3f7ff"}}]})],
+                        style={} if state["view"] == "regions" else {"display": "none"},
                     ),
+                    _teacher_panel(state),
                 ],
             ),
         ],
@@ -125,6 +287,21 @@ def header(name: str, status: str, period: str, updated_at: str):
     ]
 
 
+def cards(items) -> list:
+    out = []
+    for c in items:
+        cls = {1: "up", -1: "down"}.get(c.direction, "flat")
+        out.append(html.Div([
+            html.Div(c.label, className="card-label"),
+            html.Div(c.value, className="card-value"),
+            html.Div(c.sub, className="card-sub") if c.sub else None,
+            html.Div([html.Span(c.delta, className=f"delta {cls}"),
+                      html.Span(" 较前一日", className="card-hint")] if c.delta else "",
+                     className="card-delta"),
+        ], className="kpi"))
+    return out
+
+
 def breadcrumb(items: list[tuple[str, str | None]]):
     """items: (label, href or None for the current level)."""
     out = []
@@ -139,24 +316,65 @@ def error_panel(text: str):
     return dbc.Alert(text, color="warning", className="error-panel")
 
 
-def stats_query(state: dict) -> str:
-    """The URL query for a view state; defaults are left out so URLs stay short."""
-    params = {}
-    for key in ("region", "stage", "subject"):
-        if state.get(key):
-            params[key] = state[key]
-    if state.get("uncertified") == "exclude":
-        params["uncertified"] = "exclude"
-    return ("?" + urlencode(params)) if params else ""
+def empty_figure(message: str = "") -> go.Figure:
+    fig = go.Figure()
+    fig.update_layout(height=360, margin=dict(l=50, r=50, t=20, b=60), plot_bgcolor="#fff",
+                      xaxis=dict(visible=False), yaxis=dict(visible=False),
+                      annotations=[dict(text=message, showarrow=False, x=0.5, y=0.5,
+                                        xref="paper", yref="paper")] if message else [])
+    return fig
 
 
-def stats_href(state: dict, **changes) -> str:
-    new = {**state, **changes}
-    return f"/training/{quote(new['training'], safe='')}{stats_query(new)}"
+COLORS = ["#1f6feb", "#12b886", "#f59f00", "#845ef7", "#e8590c", "#0ca678", "#d6336c"]
 
 
-def export_href(state: dict, fmt: str = "csv") -> str:
-    params = {k: state.get(k) or "" for k in ("region", "stage", "subject")}
-    params["uncertified"] = state.get("uncertified") or "include"
-    return (f"/export/training/{quote(state['training'], safe='')}/regions.{fmt}?"
-            + urlencode(params))
+def comparison_traces(points: list[dict], keys: list[str]) -> tuple[list[dict], list[str]]:
+    """Bars (counts, left axis) and lines (ratios and 人均学时, right axis), sorted by the first
+    indicator, largest first. Returns plotly trace dicts and the category order."""
+    first = keys[0]
+    ordered = sorted(points, key=lambda p: (-(p.get(first) or 0), p["name"]))
+    names = [p["name"] for p in ordered]
+    traces = []
+    for i, key in enumerate(keys):
+        label, kind = INDICATORS[key]
+        values = [p.get(key) for p in ordered]
+        common = dict(name=label, x=names, y=values, customdata=[p["key"] for p in ordered],
+                      marker=dict(color=COLORS[i % len(COLORS)]))
+        if kind == "count":
+            traces.append(dict(type="bar", hovertemplate="%{x}<br>" + label + "：%{y}<extra></extra>",
+                               **common))
+        else:
+            suffix = "%" if kind == "ratio" else ""
+            traces.append(dict(type="scatter", mode="lines+markers", yaxis="y2",
+                               hovertemplate="%{x}<br>" + label + "：%{y}" + suffix + "<extra></extra>",
+                               **common))
+    return traces, names
+
+
+def comparison_figure(points: list[dict], keys: list[str]) -> go.Figure:
+    if not points:
+        return empty_figure("暂无下级区域数据")
+    traces, names = comparison_traces(points, keys)
+    fig = go.Figure(data=traces)
+    fig.update_layout(**comparison_layout(names, keys))
+    return fig
+
+
+def comparison_layout(names: list[str], keys: list[str]) -> dict:
+    kinds = {INDICATORS[k][1] for k in keys}
+    right_title = "%" if "ratio" in kinds else ("学时" if "hours" in kinds else "")
+    many = len(names) > 12
+    return dict(
+        height=380 if not many else 440,
+        margin=dict(l=50, r=55, t=30, b=110 if many else 60),
+        barmode="group",
+        plot_bgcolor="#fff",
+        legend=dict(orientation="h", y=1.12, x=0),
+        hovermode="x unified",
+        xaxis=dict(categoryorder="array", categoryarray=names, tickangle=-45 if many else 0,
+                   automargin=True),
+        yaxis=dict(title="人数", gridcolor="#eef1f5", rangemode="tozero"),
+        yaxis2=dict(title=right_title, overlaying="y", side="right", rangemode="tozero",
+                    showgrid=False, ticksuffix="%" if "ratio" in kinds else ""),
+        font=dict(family="Noto Sans CJK SC, Microsoft YaHei, sans-serif", size=12),
+    )

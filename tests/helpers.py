@@ -124,3 +124,14 @@ def text_of(resp) -> str:
     if resp.is_json:
         return json.dumps(resp.get_json(), ensure_ascii=False)
     return resp.get_data(as_text=True)
+
+
+STATS_RENDER_OUTPUTS = ["st-header.children", "st-error.children", "st-body.style",
+                        "st-breadcrumb.children", "st-cards.children", "st-region-grid.rowData",
+                        "st-chart-data.data", "st-export.href", "st-export-xlsx.href"]
+
+
+def stats_state(**changes) -> dict:
+    base = {"training": "T2022", "region": "", "view": "regions", "stage": "", "subject": "",
+            "uncertified": "include", "page": 1, "size": 10, "q": ""}
+    return {**base, **changes}

@@ -63,9 +63,12 @@ def browser_page(chromium_path, request):
         page.on("console", lambda m: errors.append(f"console {m.type}: {m.text}")
                 if m.type == "error" else None)
         page.on("pageerror", lambda e: errors.append(f"page error: {e}"))
-        # A download ends its request as "aborted" in the page; that is not a failure.
+        # Navigation (reload, Back, a download) aborts requests still in flight; that is not
+        # a failure. Server errors are caught from the responses instead.
         page.on("requestfailed", lambda r: errors.append(f"request failed: {r.url} {r.failure}")
-                if not (r.failure == "net::ERR_ABORTED" and "/export/" in r.url) else None)
+                if r.failure != "net::ERR_ABORTED" else None)
+        page.on("response", lambda r: errors.append(f"HTTP {r.status}: {r.url}")
+                if r.status >= 400 else None)
         page.screens = []  # type: ignore[attr-defined]
 
         def shot(name: str):

@@ -4,17 +4,12 @@ import csv
 import io
 
 from data_access.refresh import refresh
-from tests.helpers import build_dataset, call_callback
-
-RENDER_OUTPUTS = ["st-header.children", "st-error.children", "st-body.style",
-                  "st-breadcrumb.children", "st-region-grid.rowData", "st-export.href"]
+from tests.helpers import STATS_RENDER_OUTPUTS, build_dataset, call_callback, stats_state
 
 
 def render(client, **state):
-    base = {"training": "T2022", "region": "", "stage": "", "subject": "",
-            "uncertified": "include", "view": "regions"}
-    resp = call_callback(client, RENDER_OUTPUTS,
-                         [{"id": "st-state", "property": "data", "value": {**base, **state}}])
+    resp = call_callback(client, STATS_RENDER_OUTPUTS,
+                         [{"id": "st-state", "property": "data", "value": stats_state(**state)}])
     assert resp.status_code == 200, resp.get_data(as_text=True)
     return resp.get_json()["response"]
 

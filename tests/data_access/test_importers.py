@@ -125,21 +125,23 @@ def test_regions_import_orders_parents_defaults_kinds_and_rebuilds_closure(engin
         ["PT1", "平潭综合实验区", "350000", "功能区"],
         ["MZ01", "湄洲岛", "350300", ""],
         ["350300", "莆田市（新）", "350000", ""],  # rename a catalogue region
+        ["HK", "示范省", "", ""],  # a new top-level region
     ]
-    assert run(engine, "regions", tmp_path, rows) == result("regions", 4, inserted=3, updated=1)
+    assert run(engine, "regions", tmp_path, rows) == result("regions", 5, inserted=4, updated=1)
     with engine.connect() as conn:
         got = {r.code: r for r in conn.execute(select(Region).where(
-            Region.code.in_(["PT1", "PT2", "MZ01", "350300"])))}
+            Region.code.in_(["PT1", "PT2", "MZ01", "350300", "HK"])))}
         assert path_names(conn, "PT2") == "福建省/平潭综合实验区/平潭二区"
         assert is_within(conn, "350000", "PT2") and is_within(conn, "350300", "MZ01")
     assert (got["PT1"].kind, got["PT2"].kind, got["MZ01"].kind) == ("zone", "zone", "county")
+    assert (got["HK"].kind, got["HK"].level, got["HK"].parent_code) == ("province", 1, None)
     assert (got["PT1"].level, got["PT2"].level, got["MZ01"].level) == (2, 3, 3)
     assert {got[c].source for c in ("PT1", "PT2", "MZ01")} == {"import"}
     assert (got["350300"].name, got["350300"].kind, got["350300"].source) == (
         "莆田市（新）", "prefecture", "catalogue")
 
     before = snapshot(engine)
-    assert run(engine, "regions", tmp_path, rows) == result("regions", 4, unchanged=4)
+    assert run(engine, "regions", tmp_path, rows) == result("regions", 5, unchanged=5)
     assert snapshot(engine) == before
 
     moved = [["区域代码", "区域名称", "上级区域代码"], ["MZ01", "湄洲岛", "350000"]]
@@ -216,8 +218,8 @@ def test_trainings_accept_every_date_form(engine, tmp_path):
     assert (t2.start_at, t2.end_at, t2.hours_cap_tenths, t2.created_at) == (
         datetime(2023, 1, 10), datetime(2023, 2, 28, 23, 59, 59), 305, NOW)
     # An update keeps the id and the stored created_at when the cell is empty.
-    changed = [TRAININGS[0], TRAININGS[1], ["T2", "寒假研修（更名）", "2023/1/10 0:00", "2023/2/28 23:59:59",
-                              "30.5", ""]]
+    changed = [TRAININGS[0], TRAININGS[1],
+               ["T2", "寒假研修（更名）", "2023/1/10 0:00", "2023/2/28 23:59:59", "30.5", ""]]
     assert run(engine, "trainings", tmp_path, changed, now=LATER) == result(
         "trainings", 2, updated=1, unchanged=1)
     t2b = one(engine, select(Training.id, Training.name, Training.created_at)
@@ -288,6 +290,7 @@ def test_region_errors_are_all_listed(engine, tmp_path):
         ["350000", "福建省", "350400", ""],
         ["Z5", "戊", "Z5", ""],
         ["A" * 21, "己", "350000", ""],
+        ["350100", "福州市", "", ""],
     ])
     assert errors == [
         "row 2, column code: '35-01' must be 1-20 letters or digits",
@@ -299,6 +302,7 @@ def test_region_errors_are_all_listed(engine, tmp_path):
         "row 8, column parent_code: a region cannot become its own ancestor",
         "row 9, column parent_code: a region cannot become its own ancestor",
         f"row 10, column code: '{'A' * 21}' must be 1-20 letters or digits",
+        "row 11, column parent_code: an existing region cannot become top-level",
     ]
     assert snapshot(engine) == before
 
@@ -491,6 +495,16 @@ def test_three_bad_rows_give_three_errors_and_a_readable_message(world, tmp_path
         "row 6, column account: must be 11 digits",
     ]
     assert str(RowError(4, "hours", "bad")) == "row 4, column hours: bad"
+
+
+def test_error_list_is_capped_with_a_count_of_the_rest(engine, tmp_path, monkeypatch):
+    monkeypatch.setattr(importers, "MAX_ERRORS", 2)
+    rows = [COUNTS[0]] + [["999999", "", str(i)] for i in range(5)]
+    assert refused(engine, "teacher-counts", tmp_path, rows) == [
+        "row 2, column region_code: unknown region code '999999'",
+        "row 3, column region_code: unknown region code '999999'",
+        "row 4, column (file): 3 more error(s) not listed",
+    ]
 
 
 def test_header_problems_are_row_1_errors(engine, tmp_path):

@@ -1,0 +1,132 @@
+"""按学员查看: the per-teacher list of a training, paged from `agg_teacher` (SPEC §4.2.5).
+
+Every page is read through one of the `ix_agg_teacher_*` indexes: the region (by its level
+column) or school, then `teacher_id` (the deterministic order), then the filter columns. The
+inner query selects only `teacher_id` so SQLite and PostgreSQL answer filter + OFFSET from
+the index alone; only the rows of the page are then read from the table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator
+
+from sqlalchemy import Connection, and_, func, select
+
+from .metrics import duration, hours
+from .models import AggTeacher
+from .regions import RegionRow
+from .stats import StatsFilters
+from .trainings import TrainingRow
+
+PAGE_SIZES = (10, 20, 50)
+MAX_LEVEL = 5
+NAME_QUERY_MAX = 30
+
+HEADER = ["账号", "姓名", "所在学校", "所在区域", "学段", "学科领域", "获得学时", "实际学习时长"]
+
+
+@dataclass(frozen=True)
+class TeacherScope:
+    """Where the list is taken from: a region's subtree or one school (already authorized)."""
+
+    region: RegionRow | None = None
+    school_code: str | None = None
+
+
+@dataclass(frozen=True)
+class TeacherFilters:
+    stats: StatsFilters = StatsFilters()
+    name: str = ""  # prefix (which includes the exact name)
+
+
+@dataclass(frozen=True)
+class TeacherRow:
+    teacher_id: int
+    account: str  # already masked
+    name: str
+    school: str
+    region_path: str
+    stage: str
+    subject: str
+    hours: str
+    duration: str
+
+    def values(self) -> list[str]:
+        return [self.account, self.name, self.school, self.region_path, self.stage,
+                self.subject, self.hours, self.duration]
+
+
+def _where(snapshot_id: int, training: TrainingRow, where: TeacherScope, f: TeacherFilters):
+    conds = [AggTeacher.snapshot_id == snapshot_id, AggTeacher.training_id == training.id]
+    if where.school_code is not None:
+        conds.append(AggTeacher.school_code == where.school_code)
+    elif where.region is not None and 1 <= where.region.level <= MAX_LEVEL:
+        conds.append(getattr(AggTeacher, f"l{where.region.level}") == where.region.code)
+    else:
+        raise ValueError("a teacher list needs a region (level 1–5) or a school")
+    if f.stats.stage:
+        conds.append(AggTeacher.stage == f.stats.stage)
+    if f.stats.subject:
+        conds.append(AggTeacher.subject == f.stats.subject)
+    if f.stats.certified_only:
+        conds.append(AggTeacher.certified.is_(True))
+    name = f.name.strip()[:NAME_QUERY_MAX]
+    if name:
+        # A prefix as a range: the binary collation keeps it one index range on both databases.
+        conds.append(and_(AggTeacher.name >= name, AggTeacher.name < name + "\U0010ffff"))
+    return conds
+
+
+def count_teachers(conn: Connection, snapshot_id: int, training: TrainingRow,
+                   where: TeacherScope, f: TeacherFilters) -> int:
+    return conn.scalar(select(func.count()).select_from(AggTeacher)
+                       .where(*_where(snapshot_id, training, where, f)))
+
+
+def _row(r) -> TeacherRow:
+    return TeacherRow(r.teacher_id, r.account_masked, r.name, r.school_name, r.region_path,
+                      r.stage, r.subject, hours(r.hours_tenths), duration(r.study_seconds))
+
+
+_COLUMNS = (AggTeacher.teacher_id, AggTeacher.account_masked, AggTeacher.name,
+            AggTeacher.school_name, AggTeacher.region_path, AggTeacher.stage,
+            AggTeacher.subject, AggTeacher.hours_tenths, AggTeacher.study_seconds)
+
+
+def teacher_page(conn: Connection, snapshot_id: int, training: TrainingRow, where: TeacherScope,
+                 f: TeacherFilters, page: int, page_size: int) -> list[TeacherRow]:
+    if page_size not in PAGE_SIZES:
+        raise ValueError("page size")
+    ids = (
+        select(AggTeacher.teacher_id)
+        .where(*_where(snapshot_id, training, where, f))
+        .order_by(AggTeacher.teacher_id)
+        .limit(page_size)
+        .offset(max(0, page - 1) * page_size)
+        .subquery()
+    )
+    stmt = (
+        select(*_COLUMNS)
+        .join(ids, ids.c.teacher_id == AggTeacher.teacher_id)
+        .where(AggTeacher.snapshot_id == snapshot_id, AggTeacher.training_id == training.id)
+        .order_by(AggTeacher.teacher_id)
+    )
+    return [_row(r) for r in conn.execute(stmt)]
+
+
+def iter_teachers(conn: Connection, snapshot_id: int, training: TrainingRow, where: TeacherScope,
+                  f: TeacherFilters, batch: int = 5000) -> Iterator[TeacherRow]:
+    """All matching rows in list order, read in keyset batches (constant memory)."""
+    last = 0
+    base = _where(snapshot_id, training, where, f)
+    while True:
+        rows = conn.execute(
+            select(*_COLUMNS).where(*base, AggTeacher.teacher_id > last)
+            .order_by(AggTeacher.teacher_id).limit(batch)
+        ).all()
+        if not rows:
+            return
+        for r in rows:
+            yield _row(r)
+        last = rows[-1].teacher_id
