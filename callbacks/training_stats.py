@@ -146,7 +146,8 @@ def render_chart(points, chosen, url_hash):
     else:
         keys = view.indicators_from_hash(url_hash)
         new_hash = no_update
-    if ctx.triggered_id in (ids.INDICATORS, ids.HASH) and points:
+    user_changed_indicators = ctx.triggered_id == ids.INDICATORS and len(ctx.triggered) == 1
+    if user_changed_indicators and points:
         traces, names = view.comparison_traces(points, keys)
         patch = Patch()
         patch["data"] = traces

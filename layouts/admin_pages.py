@@ -8,7 +8,7 @@ from dash import dcc, html
 
 from data_access.vocab import ROLE_REGION_SUPER, ROLE_REGION_TRAINING, ROLE_SCHOOL_ADMIN
 
-from .format import grid_locale
+from .format import dropdown, grid_locale
 from .ids import Admins, Audit, Codes
 
 
@@ -48,11 +48,11 @@ def codes_page(role_options: list[dict]):
                 className="filter-bar",
                 children=[
                     html.Label("角色:", htmlFor=Codes.ROLE),
-                    dcc.Dropdown(id=Codes.ROLE, options=role_options,
+                    dropdown(id=Codes.ROLE, options=role_options,
                                  value=role_options[0]["value"] if role_options else None,
                                  clearable=False, searchable=False, className="dd-wide"),
                     html.Label("区域/学校:", htmlFor=Codes.TARGET),
-                    dcc.Dropdown(id=Codes.TARGET, options=[], placeholder="输入名称或代码搜索",
+                    dropdown(id=Codes.TARGET, options=[], placeholder="输入名称或代码搜索",
                                  className="dd-target"),
                     html.Button("生成权限码", id=Codes.ISSUE, n_clicks=0,
                                 className="btn btn-primary btn-sm"),

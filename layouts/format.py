@@ -1,5 +1,7 @@
 """Display helpers shared by layouts (numbers themselves are formatted by data_access.metrics)."""
 
+from dash import dcc
+
 UNCERTIFIED_OPTIONS = [{"label": "包含", "value": "include"}, {"label": "不包含", "value": "exclude"}]
 ALL = "全部"
 
@@ -22,3 +24,19 @@ def grid_locale(no_rows: str = "暂无数据") -> dict:
         "previousPage": "上一页",
         "pageSizeSelectorLabel": "每页条数:",
     }
+
+
+DROPDOWN_LABELS = {
+    "select_all": "全选",
+    "deselect_all": "取消全选",
+    "selected_count": "已选 {num_selected} 项",
+    "search": "搜索",
+    "clear_search": "清除搜索",
+    "clear_selection": "清除选择",
+    "no_options_found": "无匹配选项",
+}
+
+
+def dropdown(**kwargs):
+    """dcc.Dropdown with its built-in texts in Chinese."""
+    return dcc.Dropdown(labels=DROPDOWN_LABELS, **kwargs)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import dash
 from dash import dcc, html
 
+from .format import dropdown
 from .ids import Shell
 
 PRODUCT_NAME = "研修管理工作台"
@@ -27,7 +28,7 @@ class ScopeOption:
 
 def top_bar(user_name: str, scope_label: str, scopes: list[ScopeOption], active: int | None,
             csrf_token: str):
-    switcher = dcc.Dropdown(
+    switcher = dropdown(
         id=Shell.SCOPE_SWITCHER,
         options=[{"label": s.label, "value": s.binding_id} for s in scopes],
         value=active,

@@ -18,7 +18,7 @@ from data_access.stats import DEFAULT_INDICATORS, INDICATORS
 from data_access.teachers import PAGE_SIZES
 from data_access.vocab import STAGES, SUBJECTS
 
-from .format import UNCERTIFIED_OPTIONS, grid_locale, options
+from .format import UNCERTIFIED_OPTIONS, dropdown, grid_locale, options
 from .ids import Stats as ids
 
 # Fields whose `—` means a missing 专任教师数 (the tooltip says so).
@@ -141,10 +141,10 @@ def _help_popover():
 def _filters(state: dict, view: str):
     children = [
         html.Label("学段:", htmlFor=ids.STAGE),
-        dcc.Dropdown(id=ids.STAGE, options=options(STAGES), value=state["stage"],
+        dropdown(id=ids.STAGE, options=options(STAGES), value=state["stage"],
                      clearable=False, searchable=False, className="dd"),
         html.Label("学科领域:", htmlFor=ids.SUBJECT),
-        dcc.Dropdown(id=ids.SUBJECT, options=options(SUBJECTS), value=state["subject"],
+        dropdown(id=ids.SUBJECT, options=options(SUBJECTS), value=state["subject"],
                      clearable=False, className="dd"),
         dcc.Input(id=ids.NAME, type="text", placeholder="请输入姓名", value=state["q"],
                   maxLength=30, debounce=False, n_submit=0,
@@ -186,7 +186,7 @@ def _teacher_panel(state: dict):
                     dbc.Pagination(id=ids.PAGER, max_value=1, active_page=state["page"],
                                    first_last=True, previous_next=True, fully_expanded=False,
                                    size="sm"),
-                    dcc.Dropdown(id=ids.PAGE_SIZE, value=state["size"], clearable=False,
+                    dropdown(id=ids.PAGE_SIZE, value=state["size"], clearable=False,
                                  searchable=False, className="dd-size",
                                  options=[{"label": f"{n}条/页", "value": n} for n in PAGE_SIZES]),
                     html.Span("跳至"),
@@ -242,7 +242,7 @@ def page(training_code: str = "", **query):
                             html.Div([
                                 html.Span("各区域参训情况对比", className="panel-title"),
                                 html.Span("指标选择:", className="ind-label"),
-                                dcc.Dropdown(
+                                dropdown(
                                     id=ids.INDICATORS, multi=True, clearable=False,
                                     options=[{"label": label, "value": key}
                                              for key, (label, _) in INDICATORS.items()],
@@ -369,11 +369,11 @@ def comparison_layout(names: list[str], keys: list[str]) -> dict:
         margin=dict(l=50, r=55, t=30, b=110 if many else 60),
         barmode="group",
         plot_bgcolor="#fff",
-        legend=dict(orientation="h", y=1.12, x=0),
+        legend=dict(orientation="h", y=1.1, x=0, yanchor="bottom"),
         hovermode="x unified",
         xaxis=dict(categoryorder="array", categoryarray=names, tickangle=-45 if many else 0,
-                   automargin=True),
-        yaxis=dict(title="人数", gridcolor="#eef1f5", rangemode="tozero"),
+                   automargin=True, visible=True),
+        yaxis=dict(title="人数", gridcolor="#eef1f5", rangemode="tozero", visible=True),
         yaxis2=dict(title=right_title, overlaying="y", side="right", rangemode="tozero",
                     showgrid=False, ticksuffix="%" if "ratio" in kinds else ""),
         font=dict(family="Noto Sans CJK SC, Microsoft YaHei, sans-serif", size=12),

@@ -61,6 +61,7 @@ def test_login_drill_down_breadcrumb_back_and_download(app, live_server, browser
     assert page.url.endswith("/training/T2022")
     names = first_column(page)
     assert names[:1] == ["福建省"] and "莆田市" in names and "直属学校" in names
+    page.wait_for_selector("#st-chart .bars path, #st-chart .trace.bars")
     page.shot("province")
 
     page.click("#st-region-grid .ag-pinned-left-cols-container >> text=莆田市")
