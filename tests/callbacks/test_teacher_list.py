@@ -1,0 +1,119 @@
+"""按学员查看, overview cards and the comparison chart, through the callback endpoint."""
+
+import re
+from datetime import datetime, timedelta
+
+from sqlalchemy import update
+
+from data_access.models import TrainingRecord
+from data_access.refresh import refresh
+from tests.helpers import (
+    STATS_RENDER_OUTPUTS,
+    build_dataset,
+    call_callback,
+    stats_state,
+    text_of,
+)
+
+TEACHER_OUTPUTS = ["st-teacher-grid.rowData", "st-summary.children", "st-pager.max_value"]
+
+
+def teachers(client, **state):
+    resp = call_callback(client, TEACHER_OUTPUTS, [{"id": "st-state", "property": "data",
+                                                     "value": stats_state(view="teachers", **state)}])
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    out = resp.get_json()["response"]
+    return out["st-teacher-grid"]["rowData"], out["st-summary"]["children"], out["st-pager"]["max_value"]
+
+
+def setup(app, login_as, scope="350000"):
+    engine = app.extensions["yanxiu"].engine
+    build_dataset(engine)
+    refresh(engine)
+    login_as("region_training", scope)
+    return engine
+
+
+def test_teacher_list_pages_masks_and_counts(app, client, login_as):
+    setup(app, login_as)
+    rows, summary, pages = teachers(client)
+    assert summary == "当前第 1 页/共 1 页, 共有 9 条记录" and pages == 1
+    assert len(rows) == 9
+    for r in rows:
+        assert re.fullmatch(r"\d{3}\*{4}\d{4}", r["account"])
+    first = next(r for r in rows if r["name"] == "教师01")
+    assert first == {**first, "school": "仙游县第一中学", "region_path": "福建省/莆田市/仙游县",
+                     "stage": "初中", "subject": "语文", "hours": "10", "duration": "10:00:00"}
+    assert "13800000001" not in text_of(call_callback(
+        client, TEACHER_OUTPUTS, [{"id": "st-state", "property": "data",
+                                   "value": stats_state(view="teachers")}]))
+
+    rows, summary, pages = teachers(client, size=10, page=1, region="350300")
+    assert summary.endswith("共有 7 条记录")
+    # deterministic order and the last page
+    all_ids = [r["row_id"] for r in teachers(client, size=10)[0]]
+    assert all_ids == sorted(all_ids, key=int)
+
+
+def test_teacher_filters_name_search_and_page_clamp(app, client, login_as):
+    setup(app, login_as)
+    assert teachers(client, stage="初中")[1].endswith("共有 5 条记录")
+    assert teachers(client, uncertified="exclude")[1].endswith("共有 7 条记录")
+    rows, summary, _ = teachers(client, q="教师0")
+    assert summary.endswith("共有 9 条记录")
+    rows, summary, _ = teachers(client, q="教师05")
+    assert [r["name"] for r in rows] == ["教师05"]
+    rows, summary, _ = teachers(client, q="%")
+    assert rows == [] and summary.endswith("共有 0 条记录")
+    rows, summary, _ = teachers(client, page=999)
+    assert summary.startswith("当前第 1 页/共 1 页")
+
+
+def test_teacher_list_respects_scope(app, client, login_as):
+    setup(app, login_as, "350424")
+    rows, summary, _ = teachers(client)
+    assert summary.endswith("共有 1 条记录") and rows[0]["region_path"] == "福建省/三明市/宁化县"
+    rows, summary, _ = teachers(client, region="350300")
+    assert rows == [] and "仙游" not in summary
+
+
+def test_cards_show_the_change_since_the_previous_day(app, client, login_as):
+    engine = app.extensions["yanxiu"].engine
+    build_dataset(engine)
+    refresh(engine, now=datetime.now() - timedelta(days=1))
+    with engine.begin() as conn:
+        conn.execute(update(TrainingRecord).where(TrainingRecord.hours_tenths == 0)
+                     .values(hours_tenths=100))
+    refresh(engine)
+    login_as("region_training", "350322")
+    resp = call_callback(client, STATS_RENDER_OUTPUTS,
+                         [{"id": "st-state", "property": "data", "value": stats_state()}])
+    text = text_of(resp)
+    assert "学习人数" in text and "▲ 1" in text  # one more learner than yesterday
+    assert "完成学时人数" in text
+
+
+def test_chart_sorts_by_the_first_indicator_and_patches_on_indicator_change(app, client, login_as):
+    setup(app, login_as)
+    render = call_callback(client, STATS_RENDER_OUTPUTS,
+                           [{"id": "st-state", "property": "data", "value": stats_state()}])
+    points = render.get_json()["response"]["st-chart-data"]["data"]
+    assert {p["name"] for p in points} >= {"莆田市", "三明市"}
+    assert "直属学校" not in {p["name"] for p in points}
+    outputs = ["st-chart.figure", "st-indicators.value", "st-hash.hash"]
+    full = call_callback(client, outputs, [
+        {"id": "st-chart-data", "property": "data", "value": points},
+        {"id": "st-indicators", "property": "value", "value": ["participants"]},
+        {"id": "st-hash", "property": "hash", "value": "#ind=learners,learning_rate"}],
+        changed=["st-chart-data.data"]).get_json()["response"]
+    figure = full["st-chart"]["figure"]
+    assert [t["name"] for t in figure["data"]] == ["学习人数", "学习率"]
+    assert figure["data"][0]["type"] == "bar" and figure["data"][1]["yaxis"] == "y2"
+    assert figure["data"][0]["x"][0] == "莆田市"
+    patched = call_callback(client, outputs, [
+        {"id": "st-chart-data", "property": "data", "value": points},
+        {"id": "st-indicators", "property": "value", "value": ["completed", "progress"]},
+        {"id": "st-hash", "property": "hash", "value": ""}],
+        changed=["st-indicators.value"]).get_json()["response"]
+    assert "__dash_patch_update" in str(patched["st-chart"]["figure"])
+    assert patched["st-hash"]["hash"] == "#ind=completed,progress"
