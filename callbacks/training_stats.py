@@ -78,7 +78,6 @@ RENDER_OUTPUTS = [
     Output(ids.HEADER, "children"),
     Output(ids.ERROR, "children"),
     Output(ids.BODY, "style"),
-    Output(ids.BREADCRUMB, "children"),
     Output(ids.CARDS, "children"),
     Output(ids.GRID, "rowData"),
     Output(ids.CHART_DATA, "data"),
@@ -94,11 +93,10 @@ def render_region_view(raw_state):
     with read() as conn:
         authorized, error = _authorized(conn, scope, state)
         if error:
-            return [], view.error_panel(error), HIDDEN, [], [], [], None, "", ""
+            return [], view.error_panel(error), HIDDEN, [], [], None, "", ""
         training, region = authorized
         f = filters_of(state)
         snap = current_snapshot(conn)
-        path = region_tree.ancestors(conn, region.code)
         if snap is None:
             table, cards, updated = [], [], "尚未生成"
         else:
@@ -110,17 +108,33 @@ def render_region_view(raw_state):
             cards = overview_cards(table[0].counts, previous)
             updated = f"{snap[1]:%Y-%m-%d %H:%M:%S}"
     clean = {**state, "training": training.code, "region": region.code}
+    table_name = "teachers" if state["view"] == "teachers" else "regions"
+    return (view.header(training.name, training.status(), training.period, updated), None,
+            SHOWN, view.cards(cards), region_table_records(table),
+            comparison_series(table), view.export_href(clean, table_name, "csv"),
+            view.export_href(clean, table_name, "xlsx"))
+
+
+@callback(Output(ids.BREADCRUMB, "children"), Input(ids.STATE, "data"), Input(ids.HASH, "hash"))
+def render_breadcrumb(raw_state, url_hash):
+    """Rooted at the user's own scope and never above it; the links keep the chart's
+    indicators (the URL hash), so going up does not lose them."""
+    state = _clean(raw_state)
+    scope = require_scope()
+    with read() as conn:
+        authorized, error = _authorized(conn, scope, state)
+        if error:
+            return []
+        _training, region = authorized
+        path = region_tree.ancestors(conn, region.code)
+    keep_hash = url_hash if isinstance(url_hash, str) and url_hash.startswith("#ind=") else ""
     crumbs, inside = [], False
-    for r in path:  # rooted at the user's own scope, never above it
+    for r in path:
         inside = inside or r.code == scope.region_code
         if inside:
             crumbs.append((r.name, None if r.code == region.code
-                           else view.stats_href(clean, region=r.code, page=1)))
-    table_name = "teachers" if state["view"] == "teachers" else "regions"
-    return (view.header(training.name, training.status(), training.period, updated), None,
-            SHOWN, view.breadcrumb(crumbs), view.cards(cards), region_table_records(table),
-            comparison_series(table), view.export_href(clean, table_name, "csv"),
-            view.export_href(clean, table_name, "xlsx"))
+                           else view.stats_href(state, region=r.code, page=1) + keep_hash))
+    return view.breadcrumb(crumbs)
 
 
 @callback(

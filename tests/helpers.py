@@ -127,7 +127,7 @@ def text_of(resp) -> str:
 
 
 STATS_RENDER_OUTPUTS = ["st-header.children", "st-error.children", "st-body.style",
-                        "st-breadcrumb.children", "st-cards.children", "st-region-grid.rowData",
+                        "st-cards.children", "st-region-grid.rowData",
                         "st-chart-data.data", "st-export.href", "st-export-xlsx.href"]
 
 

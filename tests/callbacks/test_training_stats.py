@@ -60,7 +60,11 @@ def test_breadcrumb_is_rooted_at_the_users_scope(app, client, login_as):
     build_dataset(app.extensions["yanxiu"].engine)
     refresh(app.extensions["yanxiu"].engine)
     login_as("region_training", "350300")
-    crumbs = render(client, region="350322")["st-breadcrumb"]["children"]
+    resp = call_callback(client, "st-breadcrumb.children", [
+        {"id": "st-state", "property": "data", "value": stats_state(region="350322")},
+        {"id": "st-hash", "property": "hash", "value": "#ind=learners"}])
+    crumbs = resp.get_json()["response"]["st-breadcrumb"]["children"]
+    assert crumbs[0]["props"]["href"].endswith("#ind=learners")
     text = [c["props"]["children"] for c in crumbs if c["type"] in ("Link", "Span")]
     assert text == ["莆田市", " / ", "仙游县"]
     assert "福建省" not in str(crumbs)
