@@ -44,3 +44,14 @@ def test_zone_can_be_added_and_reparented_without_cycles(engine):
             )
         )
         assert depth == 1
+
+
+def test_migrations_match_the_models(engine):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from data_access.models import Base
+
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert diff == []
