@@ -7,7 +7,8 @@ from pathlib import Path
 from urllib.parse import quote
 
 import dash
-from flask import Flask, abort, current_app, jsonify, redirect, request
+from flask import Flask, abort, current_app, g, jsonify, redirect, request
+from sqlalchemy.exc import OperationalError
 from flask_login import current_user
 from sqlalchemy import Engine
 
@@ -69,9 +70,22 @@ def create_app(settings: Settings | None = None) -> Flask:
     # A forged pathname sent to the pages router is a bad request, not a server error.
     server.register_error_handler(
         dash.exceptions.UnsupportedRelativePath, lambda _e: (jsonify({"error": "bad path"}), 400))
+    server.register_error_handler(OperationalError, _database_unavailable)
     server.before_request(_require_login)
     server.after_request(_secure_headers)
     return server
+
+
+def _database_unavailable(exc):
+    """The database went away: a clear message instead of a stack trace. The engine's pool
+    pre-ping reconnects by itself once the database is back."""
+    current_app.logger.error("database unavailable: %s", exc.__class__.__name__)
+    if request.path.startswith(("/_dash", "/export")):
+        return jsonify({"error": "数据库暂时无法连接，请稍后重试"}), 503
+    # Rendered without Flask's context processors: flask-login's would query the database.
+    page = current_app.jinja_env.get_template("unavailable.html").render(
+        title="暂时无法访问", error=None, message=None, wide=False)
+    return page, 503
 
 
 def _require_login():
@@ -125,7 +139,10 @@ def _secure_headers(response):
     if request.path.startswith(PUBLIC_PREFIXES):
         return response
     no_store(response)
-    if current_user.is_authenticated:
+    # Only a user already loaded for this request (never a new database read here: this also
+    # runs for the error page shown when the database is down).
+    user = g.get("_login_user")
+    if user is not None and user.is_authenticated:
         response.set_cookie(CSRF_COOKIE, csrf_token(), samesite="Lax", httponly=False,
                             secure=current_app.config["SESSION_COOKIE_SECURE"])
     return response

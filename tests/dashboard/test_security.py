@@ -46,3 +46,23 @@ def test_audit_page_and_download_show_only_the_own_scope(app, client):
     assert text.startswith("\ufeff操作日志")
     assert "莆田市" in text and "导出" in text
     assert "三明市" not in text
+
+
+def test_database_outage_gives_a_clear_error_and_recovers(app, client, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    from data_access import accounts
+
+    engine = app.extensions["yanxiu"].engine
+    login(client, make_admin(engine, "region_training", "350000"))
+    real = accounts.load_session
+
+    def down(*_a, **_k):
+        raise OperationalError("SELECT 1", {}, Exception("connection refused"))
+
+    monkeypatch.setattr(accounts, "load_session", down)
+    page = client.get("/")
+    assert page.status_code == 503 and "数据库暂时无法连接" in page.get_data(as_text=True)
+    assert client.get("/_dash-layout").status_code == 503
+    monkeypatch.setattr(accounts, "load_session", real)
+    assert client.get("/").status_code == 200
