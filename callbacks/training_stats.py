@@ -22,6 +22,8 @@ from data_access.stats import (
     previous_day_counts,
     region_table,
     region_table_records,
+    school_overview,
+    school_subject_series,
 )
 from data_access.teachers import (
     PAGE_SIZES,
@@ -60,18 +62,26 @@ def _clean(state) -> dict:
 
 
 def _authorized(conn, scope, state):
-    """(training, region) or an error text. Never trusts the codes in the state."""
-    if scope.is_school:
-        return None, "学校管理员请在【培训统计】中查看本校数据。"
+    """(training, region) — region None for a school scope — or an error text. Never trusts
+    the codes in the state."""
     try:
         training = authorize_training(conn, scope, state["training"])
     except NotFound:
         return None, "培训不存在或已被删除。"
+    if scope.is_school:
+        if state["region"]:
+            return None, "无权查看该区域的数据：学校管理员只能查看本校。"
+        return (training, None), None
     try:
         region = authorize_region(conn, scope, state["region"])
     except ScopeDenied:
         return None, "无权查看该区域的数据：只能查看本级及下级区域。"
     return (training, region), None
+
+
+def _where(scope, region) -> TeacherScope:
+    return TeacherScope(school_code=scope.school_code) if scope.is_school else TeacherScope(
+        region=region)
 
 
 RENDER_OUTPUTS = [
@@ -97,21 +107,26 @@ def render_region_view(raw_state):
         training, region = authorized
         f = filters_of(state)
         snap = current_snapshot(conn)
-        if snap is None:
-            table, cards, updated = [], [], "尚未生成"
-        else:
+        table, points, cards, updated = [], [], [], "尚未生成"
+        if snap is not None and scope.is_school:
+            counts = school_overview(conn, snap[0], training, scope.school_code, f)
+            cards = overview_cards(counts, None)
+            points = school_subject_series(conn, snap[0], training, scope.school_code, f)
+        elif snap is not None:
             table = region_table(conn, snap[0], training, region, f)
             previous = None
             if not f.stage and not f.subject:
                 previous = previous_day_counts(conn, training, region.code, snap[1].date(),
                                                f.certified_only)
             cards = overview_cards(table[0].counts, previous)
+            points = comparison_series(table)
+        if snap is not None:
             updated = f"{snap[1]:%Y-%m-%d %H:%M:%S}"
-    clean = {**state, "training": training.code, "region": region.code}
-    table_name = "teachers" if state["view"] == "teachers" else "regions"
+    clean = {**state, "training": training.code, "region": region.code if region else ""}
+    table_name = "teachers" if state["view"] == "teachers" or scope.is_school else "regions"
     return (view.header(training.name, training.status(), training.period, updated), None,
-            SHOWN, view.cards(cards), region_table_records(table),
-            comparison_series(table), view.export_href(clean, table_name, "csv"),
+            SHOWN, view.cards(cards), region_table_records(table), points,
+            view.export_href(clean, table_name, "csv"),
             view.export_href(clean, table_name, "xlsx"))
 
 
@@ -126,6 +141,8 @@ def render_breadcrumb(raw_state, url_hash):
         if error:
             return []
         _training, region = authorized
+        if scope.is_school:
+            return view.breadcrumb([(scope.name, None)])
         path = region_tree.ancestors(conn, region.code)
     keep_hash = url_hash if isinstance(url_hash, str) and url_hash.startswith("#ind=") else ""
     crumbs, inside = [], False
@@ -181,9 +198,9 @@ def render_chart(points, chosen, url_hash):
 )
 def render_teacher_view(raw_state):
     state = _clean(raw_state)
-    if state["view"] != "teachers":
-        raise PreventUpdate
     scope = require_scope()
+    if state["view"] != "teachers" and not scope.is_school:
+        raise PreventUpdate
     with read() as conn:
         authorized, error = _authorized(conn, scope, state)
         if error:
@@ -192,7 +209,7 @@ def render_teacher_view(raw_state):
         snap = current_snapshot(conn)
         if snap is None:
             return [], "暂无数据", 1
-        where = TeacherScope(region=region)
+        where = _where(scope, region)
         f = TeacherFilters(filters_of(state), state["q"])
         total = count_teachers(conn, snap[0], training, where, f)
         pages = max(1, -(-total // state["size"]))
@@ -240,6 +257,8 @@ def navigate(cell, click, uncertified, _filter, _submit, tab, page, size, _go, _
             raise PreventUpdate
         changes = {"region": target, "page": 1}
     elif trigger == ids.CHART:
+        if require_scope().is_school:  # a school's chart is per subject: nothing to drill into
+            raise PreventUpdate
         try:
             target = click["points"][0]["customdata"]
         except (TypeError, KeyError, IndexError):

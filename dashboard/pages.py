@@ -43,9 +43,10 @@ def _home(**_query):
 
 
 def _training(training_code: str = "", **query):
-    if current_scope() is None:
+    scope = current_scope()
+    if scope is None:
         return shell.notice("暂无管理权限", "您的账号还没有绑定管理权限。")
-    return training_stats.page(training_code, **query)
+    return training_stats.page(training_code, school=scope.is_school, **query)
 
 
 def _region_only(build):

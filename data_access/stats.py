@@ -303,3 +303,29 @@ def comparison_series(rows: list[TableRow]) -> list[dict]:
          **{k: indicator_value(r.counts, k) for k in INDICATORS}}
         for r in rows if r.kind in ("region", "school")
     ]
+
+
+# --------------------------------------------------------------------------- one school (§5.3)
+
+
+def school_overview(conn: Connection, snapshot_id: int, training: TrainingRow, school_code: str,
+                    f: StatsFilters) -> Counts:
+    stmt = select(*_sums(AggSchool)).where(
+        AggSchool.snapshot_id == snapshot_id, AggSchool.training_id == training.id,
+        AggSchool.school_code == school_code)
+    row = conn.execute(_filter(stmt, AggSchool, f)).first()
+    return _counts(tuple(int(v or 0) for v in row) if row else None, None)
+
+
+def school_subject_series(conn: Connection, snapshot_id: int, training: TrainingRow,
+                          school_code: str, f: StatsFilters) -> list[dict]:
+    """各学科参训情况对比: one point per 学科领域 of the school's participants."""
+    stmt = (
+        select(AggSchool.subject, *_sums(AggSchool))
+        .where(AggSchool.snapshot_id == snapshot_id, AggSchool.training_id == training.id,
+               AggSchool.school_code == school_code)
+        .group_by(AggSchool.subject)
+    )
+    rows = [TableRow(r[0], "school", r[0], _counts(tuple(int(v or 0) for v in r[1:]), None))
+            for r in conn.execute(_filter(stmt, AggSchool, f))]
+    return [{**p, "drillable": False} for p in comparison_series(rows)]

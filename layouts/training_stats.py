@@ -201,9 +201,13 @@ def _teacher_panel(state: dict):
     )
 
 
-def page(training_code: str = "", **query):
+def page(training_code: str = "", school: bool = False, **query):
+    """``school``: the 学校管理员's page (§5.3) — the school's cards, 各学科参训情况对比 and the
+    teacher list; no region table."""
     state = parse_state(training_code, **{k: v for k, v in query.items() if k in (
         "region", "view", "stage", "subject", "uncertified", "page", "size", "q")})
+    if school:
+        state = {**state, "view": "teachers", "region": ""}
     return html.Div(
         className="page",
         children=[
@@ -240,7 +244,8 @@ def page(training_code: str = "", **query):
                         className="chart-panel",
                         children=[
                             html.Div([
-                                html.Span("各区域参训情况对比", className="panel-title"),
+                                html.Span("各学科参训情况对比" if school else "各区域参训情况对比",
+                                          className="panel-title"),
                                 html.Span("指标选择:", className="ind-label"),
                                 dropdown(
                                     id=ids.INDICATORS, multi=True, clearable=False,
@@ -253,7 +258,8 @@ def page(training_code: str = "", **query):
                                       className="chart"),
                         ],
                     ),
-                    dbc.Tabs([dbc.Tab(label="按区域查看", tab_id="regions"),
+                    dbc.Tabs([dbc.Tab(label="按区域查看", tab_id="regions",
+                                      tab_style={"display": "none"} if school else {}),
                               dbc.Tab(label="按学员查看", tab_id="teachers")],
                              id=ids.TABS, active_tab=state["view"], className="view-tabs"),
                     _filters(state, state["view"]),

@@ -117,3 +117,27 @@ def test_chart_sorts_by_the_first_indicator_and_patches_on_indicator_change(app,
         changed=["st-indicators.value"]).get_json()["response"]
     assert "__dash_patch_update" in str(patched["st-chart"]["figure"])
     assert patched["st-hash"]["hash"] == "#ind=completed,progress"
+
+
+def test_school_admin_sees_its_school_cards_subjects_and_teachers(app, client, login_as):
+    engine = app.extensions["yanxiu"].engine
+    build_dataset(engine)
+    refresh(engine)
+    login_as("school_admin", "S-XY-1")
+    render = call_callback(client, STATS_RENDER_OUTPUTS,
+                           [{"id": "st-state", "property": "data", "value": stats_state()}])
+    out = render.get_json()["response"]
+    assert out["st-region-grid"]["rowData"] == []
+    assert {p["name"] for p in out["st-chart-data"]["data"]} == {"语文", "数学"}
+    assert "teachers.csv" in out["st-export"]["href"]
+    text = text_of(render)
+    assert "参训人数" in text and "仙游县实验小学" not in text
+    rows, summary, _ = teachers(client)
+    assert summary.endswith("共有 3 条记录")
+    assert {r["school"] for r in rows} == {"仙游县第一中学"}
+    # a region requested by a school admin is refused
+    denied = call_callback(client, STATS_RENDER_OUTPUTS, [
+        {"id": "st-state", "property": "data", "value": stats_state(region="350322")}])
+    assert "无权查看" in text_of(denied) and "仙游县实验小学" not in text_of(denied)
+    rows, summary, _ = teachers(client, region="350322")
+    assert rows == []
