@@ -5,7 +5,11 @@ from __future__ import annotations
 from dash import Input, Output, Patch, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 
+from flask_login import current_user
+
+from data_access import audit
 from data_access import regions as region_tree
+from data_access.privacy import mask_account
 from data_access.refresh import current_snapshot
 from data_access.scope import (
     NotFound,
@@ -33,7 +37,8 @@ from data_access.teachers import (
     teacher_page,
 )
 from data_access.vocab import STAGES, SUBJECTS
-from dashboard.access import read, require_scope
+from dashboard.access import read, require_scope, write
+from dashboard.security import client_ip
 from layouts import training_stats as view
 from layouts.ids import Shell
 from layouts.ids import Stats as ids
@@ -79,6 +84,15 @@ def _authorized(conn, scope, state):
     return (training, region), None
 
 
+def _audit_denied(scope, state) -> None:
+    with write() as conn:
+        audit.record(conn, "denied", user_id=scope.user_id,
+                     actor=mask_account(current_user.account), region_code=scope.region_code,
+                     school_code=scope.school_code, ip=client_ip(), outcome="denied",
+                     detail={"view": "training", "training": state["training"][:40],
+                             "region": state["region"][:40]})
+
+
 def _where(scope, region) -> TeacherScope:
     return TeacherScope(school_code=scope.school_code) if scope.is_school else TeacherScope(
         region=region)
@@ -102,8 +116,10 @@ def render_region_view(raw_state):
     scope = require_scope()
     with read() as conn:
         authorized, error = _authorized(conn, scope, state)
-        if error:
-            return [], view.error_panel(error), HIDDEN, [], [], None, "", ""
+    if error:
+        _audit_denied(scope, state)
+        return [], view.error_panel(error), HIDDEN, [], [], None, "", ""
+    with read() as conn:
         training, region = authorized
         f = filters_of(state)
         snap = current_snapshot(conn)
