@@ -35,3 +35,12 @@ dagcomponentfuncs.RegionName = function (props) {
     props.value
   );
 };
+
+/* 导出管理: a download link for finished jobs (the URL comes from the server). */
+dagcomponentfuncs.DownloadLink = function (props) {
+  var url = props.data ? props.data.download_url : null;
+  if (!url) {
+    return React.createElement("span", { className: "missing" }, props.value || "");
+  }
+  return React.createElement("a", { href: url, className: "download-link" }, "下载");
+};

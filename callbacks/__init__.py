@@ -37,7 +37,13 @@ def _guarded(fn: Callable) -> Callable:
 
 
 def register_callbacks(app) -> None:
-    from . import admin_pages, shell, training_list, training_stats  # noqa: F401  (registry)
+    from . import (  # noqa: F401  (importing fills the registry)
+        admin_pages,
+        exports_page,
+        shell,
+        training_list,
+        training_stats,
+    )
 
     for args, kwargs, fn in _REGISTRY:
         app.callback(*args, **kwargs)(_guarded(fn))

@@ -195,6 +195,55 @@ def code_issue(role: str, scope_code: str, days: int) -> None:
     click.echo(issued.code)
 
 
+# --------------------------------------------------------------------------- exports
+
+
+@main.command("export-run", hidden=True)
+@click.argument("job_id", type=int)
+@click.option("--export-dir", type=click.Path(file_okay=False), default=None)
+def export_run(job_id: int, export_dir: str | None) -> None:
+    """Write one background export (started by the web app; not for interactive use)."""
+    from data_access.jobs import purge_expired, run_job
+
+    if hasattr(os, "nice"):
+        try:
+            os.nice(10)  # yield the CPU to the web workers
+        except OSError:
+            pass
+    settings = _settings()
+    folder = Path(export_dir) if export_dir else settings.export_dir
+    engine = make_engine(settings.database_url)
+    try:
+        status = run_job(engine, job_id, folder)
+        try:
+            with engine.begin() as conn:
+                purge_expired(conn, folder)
+        except Exception as exc:  # noqa: BLE001 - housekeeping must not fail the job
+            click.echo(f"purge skipped: {exc}", err=True)
+    finally:
+        engine.dispose()
+    if status != "done":
+        sys.exit(1)
+
+
+@main.group()
+def exports() -> None:
+    """Background export files (导出管理)."""
+
+
+@exports.command("purge")
+@click.option("--export-dir", type=click.Path(file_okay=False), default=None)
+def exports_purge(export_dir: str | None) -> None:
+    """Delete expired export files (kept 7 days) and stray files; run it daily from cron."""
+    from data_access.jobs import purge_expired
+
+    settings = _settings()
+    folder = Path(export_dir) if export_dir else settings.export_dir
+    with _engine().begin() as conn:
+        removed = purge_expired(conn, folder)
+    click.echo(f"{removed} export file(s) removed from {folder}")
+
+
 # --------------------------------------------------------------------------- serving
 
 

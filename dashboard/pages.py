@@ -8,7 +8,7 @@ from flask_login import current_user
 from callbacks import register_callbacks
 from data_access.accounts import active_bindings
 from data_access.vocab import ROLE_LABELS, ROLE_SCHOOL_ADMIN
-from layouts import admin_pages, shell, training_list, training_stats
+from layouts import admin_pages, exports_page, shell, training_list, training_stats
 from layouts.shell import MenuEntry, ScopeOption
 
 from .access import current_scope, read
@@ -20,10 +20,12 @@ REGION_MENU = [
     MenuEntry("权限码管理", "/codes", "基本管理"),
     MenuEntry("管理员列表", "/admins", "基本管理"),
     MenuEntry("操作日志", "/audit", "基本管理"),
+    MenuEntry("导出管理", "/exports", "基本管理"),
     MenuEntry("权限绑定", "/bind", "基本管理"),
 ]
 SCHOOL_MENU = [
     MenuEntry("培训统计", "/", "教师研修"),
+    MenuEntry("导出管理", "/exports", "基本管理"),
     MenuEntry("权限绑定", "/bind", "基本管理"),
 ]
 
@@ -63,6 +65,12 @@ def _codes_page(scope):
     return admin_pages.codes_page(admin_pages.role_options(scope.role))
 
 
+def _exports(**_query):
+    if current_scope() is None:
+        return shell.notice("暂无管理权限", "您的账号还没有绑定管理权限。")
+    return exports_page.page()
+
+
 def _not_found(**_query):
     return shell.notice("页面不存在", "您访问的页面不存在，请从左侧菜单进入。")
 
@@ -99,6 +107,8 @@ def register(app: dash.Dash) -> None:
     dash.register_page("yanxiu.audit", path="/audit", name="操作日志",
                        title="操作日志 · 研修管理工作台",
                        layout=_region_only(lambda _s: admin_pages.audit_page()))
+    dash.register_page("yanxiu.exports", path="/exports", name="导出管理",
+                       title="导出管理 · 研修管理工作台", layout=_exports)
     dash.register_page("yanxiu.not_found_404", path="/404", name="页面不存在", layout=_not_found)
     app.layout = shell_layout
     register_callbacks(app)

@@ -49,5 +49,7 @@ class Settings:
             id_hash_key=env.get("YANXIU_ID_HASH_KEY", ""),
             secure_cookies=env.get("YANXIU_SECURE_COOKIES", "").lower() in ("1", "true", "yes"),
         )
+        if env.get("YANXIU_EXPORT_DIR"):
+            values["export_dir"] = Path(env["YANXIU_EXPORT_DIR"])
         values.update(overrides)
         return cls(**values)

@@ -50,6 +50,7 @@ ACTION_LABELS = {
     "admin_remove": "删除管理员",
     "export": "导出",
     "export_denied": "拒绝导出",
+    "export_download": "下载导出文件",
     "denied": "拒绝访问",
     "scope_switch": "切换管理范围",
 }

@@ -18,6 +18,8 @@ from .trainings import TrainingRow, training_by_code
 from .vocab import ROLE_SCHOOL_ADMIN
 
 CODE_RE = re.compile(r"^[0-9A-Za-z]{1,40}$")
+# 学校标识码 are imported as free text (e.g. `S-XY-1`): anything printable without spaces.
+SCHOOL_CODE_RE = re.compile(r"^[^\x00-\x20\x7f]{1,40}$")
 
 
 class ScopeDenied(PermissionError):
@@ -86,7 +88,9 @@ def authorize_school(conn: Connection, scope: Scope, requested: object = None) -
         if requested not in (None, "", scope.school_code):
             raise ScopeDenied("school outside scope")
         return scope.school_code
-    code = _valid_code(requested)
+    if not isinstance(requested, str) or not SCHOOL_CODE_RE.match(requested):
+        raise ScopeDenied("malformed school code")
+    code = requested
     region = conn.scalar(
         select(School.region_code).where(School.code == code, School.deleted_at.is_(None))
     )

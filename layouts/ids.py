@@ -71,3 +71,8 @@ class Admins(StrEnum):
 class Audit(StrEnum):
     GRID = "audit-grid"
     LOAD = "audit-load"
+
+
+class Exports(StrEnum):
+    GRID = "exports-grid"
+    TICK = "exports-tick"

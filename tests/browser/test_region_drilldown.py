@@ -70,7 +70,9 @@ def test_login_drill_down_breadcrumb_back_and_download(app, live_server, browser
     page.click("#st-region-grid .ag-pinned-left-cols-container >> text=仙游县")
     wait_first_row(page, "仙游县")
     assert first_column(page) == ["仙游县", "仙游县第一中学", "仙游县实验小学"]
-    assert page.inner_text("#st-breadcrumb").replace("\n", "") == "福建省 / 莆田市 / 仙游县"
+    page.wait_for_function(
+        "() => document.querySelector('#st-breadcrumb').innerText.replace(/\\n/g, '')"
+        " === '福建省 / 莆田市 / 仙游县'")
     page.shot("county")
 
     page.click("#st-breadcrumb >> text=莆田市")

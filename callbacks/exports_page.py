@@ -1,0 +1,32 @@
+"""导出管理: lists only the signed-in user's own jobs."""
+
+from __future__ import annotations
+
+from dash import Input, Output
+from flask_login import current_user
+
+from data_access.jobs import jobs_for_user
+from dashboard.access import read, require_scope
+from layouts.exports_page import size_text
+from layouts.ids import Exports
+
+from . import callback
+
+TIME = "%Y.%m.%d %H:%M"
+
+
+@callback(Output(Exports.GRID, "rowData"), Input(Exports.TICK, "n_intervals"))
+def job_rows(_tick):
+    require_scope()
+    with read() as conn:
+        jobs = jobs_for_user(conn, current_user.id)
+    return [
+        {"id": j.id, "title": j.title, "format": j.file_format.upper(), "status": j.status_label,
+         "progress": (f"{j.progress}/{j.total}" if j.total else str(j.progress))
+         if j.status in ("queued", "running") else "",
+         "rows": "" if j.rows is None else str(j.rows), "size": size_text(j.size),
+         "created_at": j.created_at.strftime(TIME), "expires_at": j.expires_at.strftime(TIME),
+         "download_url": f"/export/jobs/{j.id}/download" if j.downloadable else None,
+         "action": j.error or ""}
+        for j in jobs
+    ]

@@ -1,0 +1,317 @@
+"""Background export jobs (SPEC §6 导出管理, §8.3).
+
+A download larger than the inline limit becomes a row in `export_jobs`; a separate process
+(`yanxiu export-run JOB_ID`, started by `dashboard.jobs.start_job`) writes the file into the
+export directory while the web workers keep serving. The job stores the request as it was
+authorized when it was created (training id, snapshot id, region or school code, filters);
+the runner re-checks the binding and the scope before it reads anything.
+
+Files are named from the job id and a random token (never from user input) and are kept for
+seven days. A user only ever sees and downloads their own jobs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+
+from .export_tables import FORMATS, TABLES, ExportRequest, snapshot_ready
+from .exports import write_csv, write_xlsx
+from .models import ExportJob, Training
+from .regions import school_name
+from .scope import NotFound, Scope, ScopeDenied, authorize_region, authorize_school, scope_of
+from .stats import StatsFilters
+from .trainings import TrainingRow
+
+KEEP = timedelta(days=7)  # a finished file can be downloaded this long
+LISTED_AFTER_EXPIRY = timedelta(days=7)  # an expired job stays listed (已过期) this long
+STALE_AFTER = timedelta(hours=12)  # a queued/running job this old was interrupted
+ORPHAN_AGE = timedelta(days=1)  # stray files in the export dir older than this are removed
+PROGRESS_EVERY = 5000
+MAX_ACTIVE_PER_USER = 3
+
+STATUS_LABELS = {"queued": "排队中", "running": "导出中", "done": "已完成", "failed": "失败"}
+EXPIRED_LABEL = "已过期"
+
+ERR_SCOPE = "管理范围已变更，无法导出，请重新发起导出"
+ERR_SNAPSHOT = "统计数据已更新，请重新发起导出"
+ERR_INTERNAL = "导出失败（内部错误），请重新发起导出"
+ERR_INTERRUPTED = "导出中断，请重新发起导出"
+
+FILE_PREFIX = "job-"
+TMP_PREFIX = "tmp-"
+
+
+class JobFailed(Exception):
+    """A known reason for a job to fail; the message is shown to the user."""
+
+
+@dataclass(frozen=True)
+class JobRow:
+    id: int
+    user_id: int
+    binding_id: int
+    title: str
+    table_name: str
+    file_format: str
+    status: str  # queued | running | done | failed (as stored)
+    progress: int
+    rows: int | None
+    size: int | None
+    file_name: str | None
+    error: str | None
+    created_at: datetime
+    finished_at: datetime | None
+    expires_at: datetime
+    expired: bool
+    params: dict = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def total(self) -> int | None:
+        """Rows expected when the job was created."""
+        return self.params.get("total")
+
+    @property
+    def status_label(self) -> str:
+        return EXPIRED_LABEL if self.expired else STATUS_LABELS.get(self.status, self.status)
+
+    @property
+    def downloadable(self) -> bool:
+        return self.status == "done" and not self.expired and bool(self.file_name)
+
+    @property
+    def download_name(self) -> str:
+        safe = "".join("_" if c in '/\\:*?"<>|' or ord(c) < 32 else c for c in self.title)
+        return f"{safe}.{self.file_format}"
+
+
+_COLUMNS = (ExportJob.id, ExportJob.user_id, ExportJob.binding_id, ExportJob.title,
+            ExportJob.table_name, ExportJob.file_format, ExportJob.status, ExportJob.progress,
+            ExportJob.params, ExportJob.rows, ExportJob.size, ExportJob.file_path,
+            ExportJob.error, ExportJob.created_at, ExportJob.finished_at, ExportJob.expires_at)
+
+
+def _job_row(r, now: datetime) -> JobRow:
+    try:
+        params = json.loads(r.params)
+    except ValueError:
+        params = {}
+    return JobRow(r.id, r.user_id, r.binding_id, r.title, r.table_name, r.file_format,
+                  r.status, r.progress or 0, r.rows, r.size, r.file_path, r.error,
+                  r.created_at, r.finished_at, r.expires_at, r.expires_at <= now,
+                  params if isinstance(params, dict) else {})
+
+
+# --------------------------------------------------------------------------- creating, listing
+
+
+def create_job(conn: Connection, user_id: int, binding_id: int, table_name: str,
+               file_format: str, params: dict, title: str, *, now: datetime | None = None) -> int:
+    """Queue a job; `params` must hold the already-authorized request (see ExportRequest.params)
+    plus `title_line` (the file's title row) and `total` (rows counted at creation)."""
+    if table_name not in TABLES or file_format not in FORMATS:
+        raise ValueError("unknown table or format")
+    now = now or datetime.now()
+    return conn.execute(
+        insert(ExportJob).values(
+            user_id=user_id, binding_id=binding_id, table_name=table_name,
+            file_format=file_format, params=json.dumps(params, ensure_ascii=False),
+            title=title[:400], status="queued", progress=0, created_at=now,
+            expires_at=now + KEEP,
+        ).returning(ExportJob.id)
+    ).scalar_one()
+
+
+def active_jobs(conn: Connection, user_id: int) -> int:
+    """The user's jobs still queued or running."""
+    return conn.scalar(select(func.count()).select_from(ExportJob).where(
+        ExportJob.user_id == user_id, ExportJob.status.in_(("queued", "running"))))
+
+
+def jobs_for_user(conn: Connection, user_id: int, *, now: datetime | None = None,
+                  limit: int = 100) -> list[JobRow]:
+    """Only this user's jobs, newest first; expired ones are flagged (已过期)."""
+    now = now or datetime.now()
+    rows = conn.execute(
+        select(*_COLUMNS).where(ExportJob.user_id == user_id)
+        .order_by(ExportJob.created_at.desc(), ExportJob.id.desc()).limit(limit))
+    return [_job_row(r, now) for r in rows]
+
+
+def job_for_download(conn: Connection, user_id: int, job_id: int, *,
+                     now: datetime | None = None) -> JobRow | None:
+    """The job if it is this user's own, finished and not expired; else None."""
+    if isinstance(job_id, bool) or not isinstance(job_id, int) or not 0 < job_id < 2**31:
+        return None
+    r = conn.execute(select(*_COLUMNS).where(ExportJob.id == job_id,
+                                             ExportJob.user_id == user_id)).first()
+    if r is None:
+        return None
+    job = _job_row(r, now or datetime.now())
+    return job if job.downloadable else None
+
+
+def job_file(export_dir: Path, job: JobRow) -> Path | None:
+    """The job's file inside the export directory, if it is there."""
+    if not job.file_name or "/" in job.file_name or "\\" in job.file_name \
+            or not job.file_name.startswith(FILE_PREFIX):
+        return None
+    path = Path(export_dir) / job.file_name
+    return path if path.is_file() else None
+
+
+# --------------------------------------------------------------------------- running
+
+
+def request_from_params(conn: Connection, scope: Scope, params: dict) -> ExportRequest:
+    """Rebuild the export request, re-authorizing its region or school against the scope."""
+    row = conn.execute(select(Training.id, Training.code, Training.name, Training.start_at,
+                              Training.end_at, Training.hours_cap_tenths, Training.created_at)
+                       .where(Training.id == params["training_id"])).first()
+    if row is None:
+        raise JobFailed("培训不存在")
+    training = TrainingRow(*row)
+    filters = StatsFilters(params.get("stage") or "", params.get("subject") or "",
+                           bool(params.get("certified_only")))
+    try:
+        if params.get("school"):
+            code = authorize_school(conn, scope, params["school"])
+            return ExportRequest(params["table"], training, filters,
+                                 school_name(conn, code) or code, school_code=code,
+                                 q=params.get("q") or "")
+        region = authorize_region(conn, scope, params.get("region"))
+    except (ScopeDenied, NotFound) as exc:
+        raise JobFailed(ERR_SCOPE) from exc
+    return ExportRequest(params["table"], training, filters, region.name, region=region,
+                         q=params.get("q") or "")
+
+
+def _claim(engine: Engine, job_id: int) -> bool:
+    """queued → running, atomically: a job is never run twice."""
+    with engine.begin() as conn:
+        return conn.execute(
+            update(ExportJob).where(ExportJob.id == job_id, ExportJob.status == "queued")
+            .values(status="running", progress=0)
+        ).rowcount == 1
+
+
+def mark_failed(engine: Engine, job_id: int, message: str) -> None:
+    with engine.begin() as conn:
+        conn.execute(update(ExportJob).where(ExportJob.id == job_id).values(
+            status="failed", error=message[:500], finished_at=datetime.now()))
+
+
+def run_job(engine: Engine, job_id: int, export_dir: Path) -> str:
+    """Write a queued job's file; returns the final status ('done', 'failed', or the status
+    the job already had when it was not queued). Runs outside the web workers."""
+    if not _claim(engine, job_id):
+        with engine.connect() as conn:
+            return conn.scalar(select(ExportJob.status).where(ExportJob.id == job_id)) or "missing"
+    export_dir = Path(export_dir)
+    tmp: Path | None = None
+    try:
+        with engine.connect() as conn:
+            job = conn.execute(select(*_COLUMNS).where(ExportJob.id == job_id)).one()
+            params = json.loads(job.params)
+            scope = scope_of(conn, job.user_id, job.binding_id)
+            if scope is None:
+                raise JobFailed(ERR_SCOPE)
+            req = request_from_params(conn, scope, params)
+            snapshot_id = params.get("snapshot_id")
+            if snapshot_id is not None and not snapshot_ready(conn, snapshot_id):
+                raise JobFailed(ERR_SNAPSHOT)
+            export_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            name = f"{FILE_PREFIX}{job_id}-{secrets.token_hex(8)}.{job.file_format}"
+            tmp = export_dir / f"{TMP_PREFIX}{name}"
+
+            def progress(n: int) -> None:
+                with engine.begin() as c:
+                    c.execute(update(ExportJob).where(ExportJob.id == job_id)
+                              .values(progress=n))
+
+            writer = write_xlsx if job.file_format == "xlsx" else write_csv
+            rows = writer(tmp, params["title_line"], req.header(), req.rows(conn, snapshot_id),
+                          progress=progress, progress_every=PROGRESS_EVERY)
+            conn.rollback()
+            # The snapshot's rows must not have been purged while they were read.
+            if snapshot_id is not None and not snapshot_ready(conn, snapshot_id):
+                raise JobFailed(ERR_SNAPSHOT)
+        final = export_dir / name
+        os.replace(tmp, final)
+        tmp = final
+        size = final.stat().st_size
+        with engine.begin() as conn:
+            conn.execute(update(ExportJob).where(ExportJob.id == job_id).values(
+                status="done", progress=rows, rows=rows, size=size, file_path=name,
+                finished_at=datetime.now(), error=None))
+        return "done"
+    except JobFailed as exc:
+        _discard(tmp)
+        mark_failed(engine, job_id, str(exc))
+        return "failed"
+    except Exception:  # noqa: BLE001 - any failure must end as a failed job, not a stuck one
+        traceback.print_exc(file=sys.stderr)
+        _discard(tmp)
+        mark_failed(engine, job_id, ERR_INTERNAL)
+        return "failed"
+
+
+def _discard(path: Path | None) -> None:
+    if path is not None:
+        try:
+            path.unlink(missing_ok=True)
+        except OSError:
+            pass
+
+
+# --------------------------------------------------------------------------- housekeeping
+
+
+def purge_expired(conn: Connection, export_dir: Path, *, now: datetime | None = None) -> int:
+    """Delete the files of expired jobs, forget jobs long expired, fail interrupted jobs and
+    remove stray files; returns the number of files removed."""
+    now = now or datetime.now()
+    export_dir = Path(export_dir)
+    removed = 0
+    expired = conn.execute(select(ExportJob.id, ExportJob.file_path).where(
+        ExportJob.expires_at <= now, ExportJob.file_path.is_not(None))).all()
+    for job_id, name in expired:
+        removed += _remove(export_dir, name)
+        conn.execute(update(ExportJob).where(ExportJob.id == job_id).values(file_path=None))
+    conn.execute(delete(ExportJob).where(ExportJob.expires_at <= now - LISTED_AFTER_EXPIRY))
+    conn.execute(update(ExportJob).where(
+        ExportJob.status.in_(("queued", "running")), ExportJob.created_at <= now - STALE_AFTER,
+    ).values(status="failed", error=ERR_INTERRUPTED, finished_at=now))
+    if export_dir.is_dir():
+        known = {n for n, in conn.execute(
+            select(ExportJob.file_path).where(ExportJob.file_path.is_not(None)))}
+        cutoff = time.time() - ORPHAN_AGE.total_seconds()
+        for path in export_dir.iterdir():
+            if not path.name.startswith((FILE_PREFIX, TMP_PREFIX)) or path.name in known:
+                continue
+            try:
+                if path.is_file() and path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    removed += 1
+            except OSError:
+                pass
+    return removed
+
+
+def _remove(export_dir: Path, name: str) -> int:
+    if not name or "/" in name or "\\" in name:
+        return 0
+    try:
+        (export_dir / name).unlink()
+        return 1
+    except FileNotFoundError:
+        return 0

@@ -1,0 +1,58 @@
+"""The benchmark script keeps working: a small-scale run end to end (SPEC §8.3).
+
+It builds the small demo data set, serves it with `yanxiu serve`, measures every callback a
+few times and writes its report into the test's temporary folder (never docs/)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+CALLBACK_KEYS = {
+    "region_province", "region_city", "region_county", "region_uncertified_exclude",
+    "region_filters", "region_county_admin", "breadcrumb", "chart_full", "chart_patch",
+    "navigate_drilldown", "page_route", "teacher_first_page", "teacher_middle_page",
+    "teacher_last_page", "teacher_filtered_last_page", "teacher_name_search",
+}
+REQUIRED = {"region_province", "region_city", "region_county", "region_uncertified_exclude",
+            "region_filters", "chart_full", "teacher_first_page", "teacher_middle_page",
+            "teacher_last_page", "teacher_name_search"}
+
+
+@pytest.mark.slow
+def test_small_benchmark_runs_and_reports_every_measurement(tmp_path):
+    docs = ROOT / "docs" / "performance.md"
+    before = docs.read_bytes() if docs.exists() else None
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--scale", "small",
+         "--calls", "20", "--out", str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+    results = json.loads((tmp_path / "results.json").read_text())
+    measurements = results["measurements"]
+    assert set(measurements) == CALLBACK_KEYS
+    for key in REQUIRED:
+        m = measurements[key]
+        assert m["available"] and m["errors"] == 0, (key, m)
+        assert m["n"] == 20 and 0 < m["median_ms"] <= m["p95_ms"] <= m["max_ms"], (key, m)
+    for key in ("export_csv", "export_xlsx"):
+        assert key in results["exports"]
+    assert results["exports"]["export_csv"]["available"]
+    assert len(results["refresh"]["runs_seconds"]) >= 3
+    assert results["naive"]["n"] >= 20 and results["naive"]["ratio"] is not None
+    assert results["naive"]["same_participants_as_screen"] is True
+    for key in ("nproc", "cpu_model", "python", "sqlite"):
+        assert key in results["machine"]
+
+    report = (tmp_path / "performance.md").read_text()
+    assert "| measurement |" in report and "refresh" in report
+    # A smoke run never touches the published report.
+    assert (docs.read_bytes() if docs.exists() else None) == before

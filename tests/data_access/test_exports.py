@@ -1,0 +1,144 @@
+"""The export writers: CSV file = csv_chunks bytes; XLSX read back equals the rows; the
+formula guard; sheet rollover."""
+
+import csv
+import io
+
+import pytest
+from openpyxl import load_workbook
+
+from data_access import exports
+from data_access.exports import csv_chunks, guard_cell, write_csv, write_xlsx
+
+TITLE = "2022年“暑期教师研修”专题 · 福建省 · 学段：全部 · 数据更新时间：2022-07-05 19:01:00"
+HEADER = ["账号", "姓名", "所在学校", "所在区域", "学段", "学科领域", "获得学时", "实际学习时长"]
+
+
+def sample_rows(n: int) -> list[list[str]]:
+    return [[f"138****{i:04d}", f"教师{i}", "仙游县第一中学", "福建省/莆田市/仙游县", "初中", "语文",
+             f"{i % 11}.0", f"{i:02d}:00:00"] for i in range(n)]
+
+
+DANGEROUS = [["=1+1", "+86 123", "-3", "@SUM(A1)", "\tx", "\ry", "a=b", "007", "10.0", ""]]
+
+
+def sheet_values(ws) -> list[list[str]]:
+    return [["" if c is None else str(c) for c in row] for row in ws.iter_rows(values_only=True)]
+
+
+def test_csv_file_has_exactly_the_bytes_of_csv_chunks(tmp_path):
+    rows = sample_rows(4321) + DANGEROUS
+    path = tmp_path / "out.csv"
+    seen = []
+    n = write_csv(path, TITLE, HEADER, iter(rows), progress=seen.append)
+    assert n == len(rows)
+    assert path.read_bytes() == b"".join(csv_chunks(TITLE, HEADER, rows))
+    assert seen == []  # fewer rows than the default step
+    seen.clear()
+    write_csv(path, TITLE, HEADER, iter(rows), progress=seen.append, progress_every=1000)
+    assert seen == [1000, 2000, 3000, 4000]
+
+
+def test_csv_file_with_no_rows_has_title_and_header(tmp_path):
+    path = tmp_path / "empty.csv"
+    assert write_csv(path, TITLE, HEADER, []) == 0
+    lines = list(csv.reader(io.StringIO(path.read_bytes().decode("utf-8-sig"))))
+    assert lines == [[TITLE], HEADER]
+    assert path.read_bytes().startswith("\ufeff".encode())
+
+
+def test_xlsx_read_back_equals_title_header_and_rows(tmp_path):
+    rows = sample_rows(250)
+    path = tmp_path / "out.xlsx"
+    seen = []
+    assert write_xlsx(path, TITLE, HEADER, iter(rows), progress=seen.append,
+                      progress_every=100) == 250
+    assert seen == [100, 200]
+    wb = load_workbook(path, read_only=True)
+    assert len(wb.worksheets) == 1
+    values = sheet_values(wb.worksheets[0])
+    assert values[0][0] == TITLE and all(v == "" for v in values[0][1:])
+    assert values[1] == HEADER
+    assert values[2:] == rows
+    wb.close()
+    # the title row is merged over the columns
+    full = load_workbook(path)
+    assert [str(r) for r in full.worksheets[0].merged_cells.ranges] == ["A1:H1"]
+
+
+def test_xlsx_cells_are_text_exactly_as_on_screen(tmp_path):
+    path = tmp_path / "text.xlsx"
+    write_xlsx(path, TITLE, [f"c{i}" for i in range(10)], DANGEROUS)
+    ws = load_workbook(path).worksheets[0]
+    cells = [c.value for c in ws[3]]
+    # numbers stay the strings shown on screen (no 7 for "007", no 10 for "10.0")
+    assert cells[7] == "007" and cells[8] == "10.0"
+    assert all(c is None or isinstance(c, str) for c in cells)
+    assert all(c.data_type != "f" for c in ws[3])
+    # a CR is stored as the OOXML escape _x000D_ (Excel shows a CR; openpyxl keeps the escape)
+    cells = [c.replace("_x000D_", "\r") if isinstance(c, str) else c for c in cells]
+    assert cells[:7] == ["'=1+1", "'+86 123", "'-3", "'@SUM(A1)", "'\tx", "'\ry", "a=b"]
+    assert cells[9] in (None, "")
+
+
+def test_guard_applies_to_title_and_header_too(tmp_path):
+    path = tmp_path / "guard.xlsx"
+    write_xlsx(path, "=HYPERLINK(\"http://x\")", ["@h", "ok"], [["1", "2"]])
+    values = sheet_values(load_workbook(path, read_only=True).worksheets[0])
+    assert values[0][0] == guard_cell("=HYPERLINK(\"http://x\")") == "'=HYPERLINK(\"http://x\")"
+    assert values[1] == ["'@h", "ok"]
+
+
+def test_xlsx_continues_on_a_new_sheet_beyond_the_row_limit(tmp_path, monkeypatch):
+    monkeypatch.setattr(exports, "XLSX_SHEET_DATA_ROWS", 3)
+    rows = sample_rows(7)
+    path = tmp_path / "roll.xlsx"
+    assert write_xlsx(path, TITLE, HEADER, iter(rows)) == 7
+    wb = load_workbook(path, read_only=True)
+    assert wb.sheetnames == ["数据1", "数据2", "数据3"]
+    bodies = []
+    for ws in wb.worksheets:
+        values = sheet_values(ws)
+        assert values[0][0] == TITLE and values[1] == HEADER
+        bodies.append(values[2:])
+    assert [len(b) for b in bodies] == [3, 3, 1]
+    assert [r for b in bodies for r in b] == rows
+
+
+def test_xlsx_exact_multiple_of_the_limit_makes_no_empty_sheet(tmp_path, monkeypatch):
+    monkeypatch.setattr(exports, "XLSX_SHEET_DATA_ROWS", 2)
+    path = tmp_path / "exact.xlsx"
+    write_xlsx(path, TITLE, HEADER, sample_rows(4))
+    assert load_workbook(path, read_only=True).sheetnames == ["数据1", "数据2"]
+
+
+def test_default_sheet_limit_fills_an_excel_sheet():
+    # title + header + data rows = the 1,048,576 rows of an Excel sheet
+    assert exports.XLSX_SHEET_DATA_ROWS + 2 == 1_048_576
+
+
+def test_xlsx_with_no_rows(tmp_path):
+    path = tmp_path / "empty.xlsx"
+    assert write_xlsx(path, TITLE, HEADER, []) == 0
+    values = sheet_values(load_workbook(path, read_only=True).worksheets[0])
+    assert values[0][0] == TITLE and values[1] == HEADER and len(values) == 2
+
+
+@pytest.mark.parametrize("writer", [write_csv, write_xlsx])
+def test_writers_accept_a_generator_once(tmp_path, writer):
+    consumed = []
+
+    def gen():
+        for r in sample_rows(5):
+            consumed.append(r)
+            yield r
+
+    assert writer(tmp_path / "g.out", TITLE, HEADER, gen()) == 5
+    assert len(consumed) == 5
+
+
+def test_guard_row_equals_guard_cell_on_every_cell():
+    from data_access.exports import guard_row
+
+    values = ["=1", "+", "-", "@", "\t", "\r", "", None, 7, 1.5, "a", " =x", "'=y", "中文", "\n"]
+    assert guard_row(values) == [guard_cell(v) for v in values]
