@@ -27,6 +27,8 @@ def job_rows(_tick):
          "rows": "" if j.rows is None else str(j.rows), "size": size_text(j.size),
          "created_at": j.created_at.strftime(TIME), "expires_at": j.expires_at.strftime(TIME),
          "download_url": f"/export/jobs/{j.id}/download" if j.downloadable else None,
-         "action": j.error or ""}
+         # The cell shows 下载 once the file is ready; its value must change for the grid to
+         # redraw it.
+         "action": "下载" if j.downloadable else (j.error or "")}
         for j in jobs
     ]

@@ -9,6 +9,7 @@ from callbacks import register_callbacks
 from data_access.accounts import active_bindings
 from data_access.vocab import ROLE_LABELS, ROLE_SCHOOL_ADMIN
 from layouts import admin_pages, exports_page, shell, training_list, training_stats
+from layouts.ids import Stats
 from layouts.shell import MenuEntry, ScopeOption
 
 from .access import current_scope, read
@@ -112,3 +113,12 @@ def register(app: dash.Dash) -> None:
     dash.register_page("yanxiu.not_found_404", path="/404", name="页面不存在", layout=_not_found)
     app.layout = shell_layout
     register_callbacks(app)
+    # Runs in the browser: the server side of it is POST /export/jobs, which checks the scope.
+    app.clientside_callback(
+        dash.ClientsideFunction("yanxiu", "requestExport"),
+        dash.Output(Stats.EXPORT_MESSAGE, "children"),
+        dash.Input(Stats.EXPORT_JOB_CSV, "n_clicks"),
+        dash.Input(Stats.EXPORT_JOB_XLSX, "n_clicks"),
+        dash.State(Stats.STATE, "data"),
+        prevent_initial_call=True,
+    )

@@ -152,10 +152,22 @@ def _filters(state: dict, view: str):
                   style={} if view == "teachers" else {"display": "none"}),
         html.Button("筛选", id=ids.FILTER, n_clicks=0, className="btn btn-primary btn-sm"),
         html.Span(className="spacer"),
-        html.A("导出 CSV", id=ids.EXPORT, href="", className="btn btn-outline-primary btn-sm"),
-        html.A("导出 Excel", id=ids.EXPORT_XLSX, href="", className="btn btn-outline-primary btn-sm"),
+        # The region table is small: plain download links. The teacher list may be large: the
+        # buttons ask the server, which answers with a download or starts a background job.
+        html.Span([
+            html.A("导出 CSV", id=ids.EXPORT, href="", className="btn btn-outline-primary btn-sm"),
+            html.A("导出 Excel", id=ids.EXPORT_XLSX, href="",
+                   className="btn btn-outline-primary btn-sm"),
+        ], className="export-links", style={} if view == "regions" else {"display": "none"}),
+        html.Span([
+            html.Button("导出 CSV", id=ids.EXPORT_JOB_CSV, n_clicks=0,
+                        className="btn btn-outline-primary btn-sm"),
+            html.Button("导出 Excel", id=ids.EXPORT_JOB_XLSX, n_clicks=0,
+                        className="btn btn-outline-primary btn-sm"),
+        ], className="export-links", style={} if view == "teachers" else {"display": "none"}),
     ]
-    return html.Div(children, className="filter-bar")
+    return html.Div([html.Div(children, className="filter-bar"),
+                     html.Div(id=ids.EXPORT_MESSAGE, className="export-message")])
 
 
 def _grid(grid_id: str, columns, row_id: str, **extra):

@@ -158,14 +158,14 @@ def test_statistics_flow(app, live_server, browser_page, tmp_path):
     # downloads hold exactly the rows on screen (the search result fits on one page here)
     matches = int(re.search(r"共有 (\d+) 条记录", summary(page)).group(1))
     with page.expect_download() as dl:
-        page.click("#st-export")
+        page.click("#st-export-job-csv")
     lines = list(csv.reader(io.StringIO(open(dl.value.path(), "rb").read().decode("utf-8-sig"))))
     assert lines[1] == ["账号", "姓名", "所在学校", "所在区域", "学段", "学科领域", "获得学时", "实际学习时长"]
     assert len(lines) - 2 == matches
     if matches <= 10:
         assert lines[2:] == shown
     with page.expect_download() as dl:
-        page.click("#st-export-xlsx")
+        page.click("#st-export-job-xlsx")
     from openpyxl import load_workbook
 
     xlsx = tmp_path / "teachers.xlsx"
