@@ -115,9 +115,9 @@ def teacher_page(conn: Connection, snapshot_id: int, training: TrainingRow, wher
     return [_row(r) for r in conn.execute(stmt)]
 
 
-def iter_teachers(conn: Connection, snapshot_id: int, training: TrainingRow, where: TeacherScope,
-                  f: TeacherFilters, batch: int = 5000) -> Iterator[TeacherRow]:
-    """All matching rows in list order, read in keyset batches (constant memory)."""
+def _keyset_batches(conn: Connection, snapshot_id: int, training: TrainingRow,
+                    where: TeacherScope, f: TeacherFilters, batch: int) -> Iterator[list]:
+    """Every matching row in list order, in keyset batches (constant memory, no OFFSET)."""
     last = 0
     base = _where(snapshot_id, training, where, f)
     while True:
@@ -127,25 +127,22 @@ def iter_teachers(conn: Connection, snapshot_id: int, training: TrainingRow, whe
         ).all()
         if not rows:
             return
-        for r in rows:
-            yield _row(r)
-        last = rows[-1].teacher_id
+        yield rows
+        last = rows[-1][0]
+
+
+def iter_teachers(conn: Connection, snapshot_id: int, training: TrainingRow, where: TeacherScope,
+                  f: TeacherFilters, batch: int = 5000) -> Iterator[TeacherRow]:
+    """All matching rows in list order."""
+    for rows in _keyset_batches(conn, snapshot_id, training, where, f, batch):
+        yield from (_row(r) for r in rows)
 
 
 def iter_teacher_values(conn: Connection, snapshot_id: int, training: TrainingRow,
                         where: TeacherScope, f: TeacherFilters,
                         batch: int = 5000) -> Iterator[list[str]]:
     """`TeacherRow.values()` of every matching row, in list order, without building the row
-    objects: the fast path for downloads (same query and keyset batches as iter_teachers)."""
-    last = 0
-    base = _where(snapshot_id, training, where, f)
-    while True:
-        rows = conn.execute(
-            select(*_COLUMNS).where(*base, AggTeacher.teacher_id > last)
-            .order_by(AggTeacher.teacher_id).limit(batch)
-        ).all()
-        if not rows:
-            return
+    objects: the fast path for downloads."""
+    for rows in _keyset_batches(conn, snapshot_id, training, where, f, batch):
         for _tid, account, name, school, path, stage, subject, tenths, seconds in rows:
             yield [account, name, school, path, stage, subject, hours(tenths), duration(seconds)]
-        last = rows[-1][0]

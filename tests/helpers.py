@@ -135,3 +135,12 @@ def stats_state(**changes) -> dict:
     base = {"training": "T2022", "region": "", "view": "regions", "stage": "", "subject": "",
             "uncertified": "include", "page": 1, "size": 10, "q": ""}
     return {**base, **changes}
+
+
+def browser_login(page, base_url: str, account: str, password: str) -> None:
+    """Log in through the form and wait for the training list."""
+    page.goto(f"{base_url}/login")
+    page.fill("#account", account)
+    page.fill("#password", password)
+    page.click("button[type=submit]")
+    page.wait_for_selector("#tl-grid .ag-row")

@@ -83,3 +83,4 @@ def browser_page(chromium_path, request):
         context.close()
         browser.close()
     assert not errors, "browser reported errors:\n" + "\n".join(errors)
+

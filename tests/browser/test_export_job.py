@@ -7,7 +7,7 @@ import io
 import pytest
 
 from data_access.refresh import refresh
-from tests.helpers import PASSWORD, build_dataset, make_admin
+from tests.helpers import PASSWORD, browser_login, build_dataset, make_admin
 
 pytestmark = pytest.mark.browser
 
@@ -22,11 +22,7 @@ def test_large_export_runs_as_a_job_and_downloads_from_the_export_list(
     refresh(engine)
     account = make_admin(engine, "region_training", "350000", "job-admin")
     page = browser_page
-    page.goto(f"{live_server}/login")
-    page.fill("#account", account)
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_selector("#tl-grid .ag-row")
+    browser_login(page, live_server, account, PASSWORD)
     page.goto(f"{live_server}/training/T2022?view=teachers")
     page.wait_for_selector("#st-teacher-grid .ag-center-cols-container .ag-row")
     page.click("#st-export-job-csv")

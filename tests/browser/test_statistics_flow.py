@@ -14,7 +14,7 @@ import pytest
 from data_access.demo import IMPORT_ORDER, generate
 from data_access.importers import import_file
 from data_access.refresh import refresh
-from tests.helpers import PASSWORD, make_admin
+from tests.helpers import PASSWORD, browser_login, make_admin
 
 pytestmark = pytest.mark.browser
 
@@ -72,11 +72,7 @@ def test_statistics_flow(app, live_server, browser_page, tmp_path):
     account = make_admin(engine, "region_training", "350000", "province-admin")
     page = browser_page
 
-    page.goto(f"{live_server}/login")
-    page.fill("#account", account)
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_selector("#tl-grid .ag-row")
+    browser_login(page, live_server, account, PASSWORD)
     page.click("#tl-grid .ag-row[row-id='2022SUMMER'] .link-cell")
     wait_first_row(page, "福建省")
     page.wait_for_selector("#st-chart .trace.bars")
