@@ -24,6 +24,7 @@ from data_access.stats import (
     comparison_series,
     overview_cards,
     previous_day_counts,
+    region_overview,
     region_table,
     region_table_records,
     school_overview,
@@ -227,7 +228,13 @@ def render_teacher_view(raw_state):
             return [], "暂无数据", 1
         where = _where(scope, region)
         f = TeacherFilters(filters_of(state), state["q"])
-        total = count_teachers(conn, snap[0], training, where, f)
+        if f.name:
+            total = count_teachers(conn, snap[0], training, where, f)
+        elif scope.is_school:
+            total = school_overview(conn, snap[0], training, scope.school_code, f.stats).participants
+        else:
+            # Without a name, the count is 参训人数 of the same snapshot and filters.
+            total = region_overview(conn, snap[0], training, region, f.stats).participants
         pages = max(1, -(-total // state["size"]))
         page = min(state["page"], pages)
         rows = teacher_page(conn, snap[0], training, where, f, page, state["size"])

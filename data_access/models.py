@@ -415,6 +415,11 @@ class AggHistory(Base):
     completed: Mapped[int] = mapped_column(Integer)
     snapshot_id: Mapped[int] = mapped_column(Integer)
 
+    # "the latest day before D for this training and region" is one index seek.
+    __table_args__ = (
+        Index("ix_agg_history_region_day", "training_id", "region_code", "certified_only", "day"),
+    )
+
 
 __all__ = [
     "Base",

@@ -10,7 +10,6 @@ from urllib.parse import quote, urlencode
 
 import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
-import plotly.graph_objects as go
 from dash import dcc, html
 
 from data_access.metrics import DEFINITIONS, MISSING_DENOMINATOR_TIP, REGION_TABLE_COLUMNS
@@ -334,13 +333,13 @@ def error_panel(text: str):
     return dbc.Alert(text, color="warning", className="error-panel")
 
 
-def empty_figure(message: str = "") -> go.Figure:
-    fig = go.Figure()
-    fig.update_layout(height=360, margin=dict(l=50, r=50, t=20, b=60), plot_bgcolor="#fff",
-                      xaxis=dict(visible=False), yaxis=dict(visible=False),
-                      annotations=[dict(text=message, showarrow=False, x=0.5, y=0.5,
-                                        xref="paper", yref="paper")] if message else [])
-    return fig
+def empty_figure(message: str = "") -> dict:
+    """Figures are plain dicts: building plotly objects costs more than the query behind them."""
+    return {"data": [], "layout": {
+        "height": 360, "margin": {"l": 50, "r": 50, "t": 20, "b": 60}, "plot_bgcolor": "#fff",
+        "xaxis": {"visible": False}, "yaxis": {"visible": False},
+        "annotations": [{"text": message, "showarrow": False, "x": 0.5, "y": 0.5,
+                         "xref": "paper", "yref": "paper"}] if message else []}}
 
 
 COLORS = ["#1f6feb", "#12b886", "#f59f00", "#845ef7", "#e8590c", "#0ca678", "#d6336c"]
@@ -369,13 +368,11 @@ def comparison_traces(points: list[dict], keys: list[str]) -> tuple[list[dict], 
     return traces, names
 
 
-def comparison_figure(points: list[dict], keys: list[str]) -> go.Figure:
+def comparison_figure(points: list[dict], keys: list[str]) -> dict:
     if not points:
         return empty_figure("暂无下级区域数据")
     traces, names = comparison_traces(points, keys)
-    fig = go.Figure(data=traces)
-    fig.update_layout(**comparison_layout(names, keys))
-    return fig
+    return {"data": traces, "layout": comparison_layout(names, keys)}
 
 
 def comparison_layout(names: list[str], keys: list[str]) -> dict:
