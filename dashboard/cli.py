@@ -91,9 +91,13 @@ def import_cmd(kind: str, file: str, dry_run: bool) -> None:
 @main.command()
 def refresh() -> None:
     """Rebuild the statistics aggregates into a new snapshot and switch to it."""
+    from data_access.refresh import RefreshError
     from data_access.refresh import refresh as run_refresh
 
-    result = run_refresh(_engine())
+    try:
+        result = run_refresh(_engine())
+    except RefreshError as exc:
+        raise click.ClickException(str(exc)) from exc
     click.echo(f"snapshot {result.snapshot_id} ready in {result.seconds:.1f} s "
                f"({result.trainings} trainings, {result.region_rows} region rows)")
 

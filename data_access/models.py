@@ -365,10 +365,13 @@ class AggTeacher(Base):
 
     # Each index ends with the filter columns so that filtering and OFFSET are answered from
     # the index alone (see data_access/teachers.py).
+    # Only the three levels administrators work at (province, prefecture, county) are indexed:
+    # every index costs refresh time, and deeper regions (zones under a county) are small
+    # enough to be read through their schools (ix_agg_teacher_school).
     __table_args__ = tuple(
         Index(f"ix_agg_teacher_l{n}", "snapshot_id", "training_id", f"l{n}", "teacher_id",
               "stage", "subject", "certified")
-        for n in range(1, 6)
+        for n in range(1, 4)
     ) + (
         Index("ix_agg_teacher_school", "snapshot_id", "training_id", "school_code", "teacher_id",
               "stage", "subject", "certified"),

@@ -14,13 +14,13 @@ from typing import Iterator
 from sqlalchemy import Connection, and_, func, select
 
 from .metrics import duration, hours
-from .models import AggTeacher
+from .models import AggTeacher, RegionClosure, School
 from .regions import RegionRow
 from .stats import StatsFilters
 from .trainings import TrainingRow
 
 PAGE_SIZES = (10, 20, 50)
-MAX_LEVEL = 5
+INDEXED_LEVELS = 3  # l1…l3 have an index each; deeper regions go through their schools
 NAME_QUERY_MAX = 30
 
 HEADER = ["账号", "姓名", "所在学校", "所在区域", "学段", "学科领域", "获得学时", "实际学习时长"]
@@ -61,10 +61,15 @@ def _where(snapshot_id: int, training: TrainingRow, where: TeacherScope, f: Teac
     conds = [AggTeacher.snapshot_id == snapshot_id, AggTeacher.training_id == training.id]
     if where.school_code is not None:
         conds.append(AggTeacher.school_code == where.school_code)
-    elif where.region is not None and 1 <= where.region.level <= MAX_LEVEL:
+    elif where.region is not None and 1 <= where.region.level <= INDEXED_LEVELS:
         conds.append(getattr(AggTeacher, f"l{where.region.level}") == where.region.code)
+    elif where.region is not None:
+        schools = (select(School.code)
+                   .join(RegionClosure, RegionClosure.descendant_code == School.region_code)
+                   .where(RegionClosure.ancestor_code == where.region.code))
+        conds.append(AggTeacher.school_code.in_(schools))
     else:
-        raise ValueError("a teacher list needs a region (level 1–5) or a school")
+        raise ValueError("a teacher list needs a region or a school")
     if f.stats.stage:
         conds.append(AggTeacher.stage == f.stats.stage)
     if f.stats.subject:

@@ -141,3 +141,22 @@ def test_school_admin_sees_its_school_cards_subjects_and_teachers(app, client, l
     assert "无权查看" in text_of(denied) and "仙游县实验小学" not in text_of(denied)
     rows, summary, _ = teachers(client, region="350322")
     assert rows == []
+
+
+def test_teacher_list_of_a_region_below_county_level(app, client, login_as):
+    """Regions deeper than a county have no level index; their list goes through schools."""
+    engine = app.extensions["yanxiu"].engine
+    from data_access.regions import upsert_region
+    with engine.begin() as conn:
+        upsert_region(conn, "XYZONE", "仙游县经济开发区", "350322", "zone")
+    build_dataset(engine)
+    from sqlalchemy import update as sql_update
+
+    from data_access.models import School
+    with engine.begin() as conn:
+        conn.execute(sql_update(School).where(School.code == "S-XY-2").values(region_code="XYZONE"))
+    refresh(engine)
+    login_as("region_training", "350300")
+    rows, summary, _ = teachers(client, region="XYZONE")
+    assert summary.endswith("共有 2 条记录")
+    assert {r["region_path"] for r in rows} == {"福建省/莆田市/仙游县/仙游县经济开发区"}
