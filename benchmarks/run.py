@@ -232,7 +232,8 @@ def build_database(out: Path, scale: str, reuse: bool, env_for: Callable[[str], 
     if reuse and db.exists() and marker.exists():
         info = json.loads(marker.read_text())
         info["reused"] = True
-        log(f"reusing {db} (built {info.get('built_at')})")
+        log(f"reusing {db} (built {info.get('built_at')}); db upgrade")
+        run_cli(["db", "upgrade"], env_for(sqlite_url(db)), timeout)  # migrations since then
         return info
     marker.unlink(missing_ok=True)
     for suffix in ("", "-wal", "-shm", "-journal"):

@@ -237,7 +237,7 @@ def render_teacher_view(raw_state):
             total = region_overview(conn, snap[0], training, region, f.stats).participants
         pages = max(1, -(-total // state["size"]))
         page = min(state["page"], pages)
-        rows = teacher_page(conn, snap[0], training, where, f, page, state["size"])
+        rows = teacher_page(conn, snap[0], training, where, f, page, state["size"], total)
     records = [{"row_id": str(r.teacher_id), "account": r.account, "name": r.name,
                 "school": r.school, "region_path": r.region_path, "stage": r.stage,
                 "subject": r.subject, "hours": r.hours, "duration": r.duration} for r in rows]

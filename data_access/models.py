@@ -312,8 +312,11 @@ class AggSchool(Base):
     hours_tenths: Mapped[int] = mapped_column(BigInteger)
     completed: Mapped[int] = mapped_column(Integer)
 
+    # Covering: a region's school rows are summed from the index alone.
     __table_args__ = (
-        Index("ix_agg_school_region", "snapshot_id", "training_id", "region_code"),
+        Index("ix_agg_school_region", "snapshot_id", "training_id", "region_code", "school_code",
+              "stage", "subject", "certified", "participants", "learners", "hours_tenths",
+              "completed"),
     )
 
 

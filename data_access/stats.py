@@ -6,7 +6,7 @@ every function here, so one screen never mixes two snapshots.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from sqlalchemy import Connection, func, select
 
@@ -183,7 +183,7 @@ def region_table_records(rows: list[TableRow]) -> list[dict]:
     """The table's rows as the grid shows them; downloads write the very same values."""
     out = []
     for r in rows:
-        m = asdict(metric_row(r.counts))
+        m = dict(metric_row(r.counts).__dict__)  # shallow: asdict() deep-copies, 4× slower
         out.append({
             "row_id": r.key if r.kind in ("current", "region") else f"{r.kind}:{r.key}",
             "kind": r.kind,

@@ -100,15 +100,28 @@ _COLUMNS = (AggTeacher.teacher_id, AggTeacher.account_masked, AggTeacher.name,
 
 
 def teacher_page(conn: Connection, snapshot_id: int, training: TrainingRow, where: TeacherScope,
-                 f: TeacherFilters, page: int, page_size: int) -> list[TeacherRow]:
+                 f: TeacherFilters, page: int, page_size: int,
+                 total: int | None = None) -> list[TeacherRow]:
+    """One page in list order. With the total known, pages past the middle are read from the
+    end of the index (descending), so the last page costs what the first one does."""
     if page_size not in PAGE_SIZES:
         raise ValueError("page size")
+    offset = max(0, page - 1) * page_size
+    limit, descending = page_size, False
+    if total is not None and offset > total // 2:
+        descending = True
+        end = total - offset  # rows from this page's first row to the end
+        if end <= 0:
+            return []
+        limit = min(page_size, end)
+        offset = end - limit
+    order = AggTeacher.teacher_id.desc() if descending else AggTeacher.teacher_id
     ids = (
         select(AggTeacher.teacher_id)
         .where(*_where(snapshot_id, training, where, f))
-        .order_by(AggTeacher.teacher_id)
-        .limit(page_size)
-        .offset(max(0, page - 1) * page_size)
+        .order_by(order)
+        .limit(limit)
+        .offset(offset)
         .subquery()
     )
     stmt = (
