@@ -2,28 +2,13 @@
 
 from __future__ import annotations
 
-import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from data_access.vocab import ROLE_REGION_SUPER, ROLE_REGION_TRAINING, ROLE_SCHOOL_ADMIN
 
-from .format import dropdown, grid_locale
+from .format import data_grid, dropdown
 from .ids import Admins, Audit, Codes
-
-
-def _grid(grid_id: str, columns: list[dict], empty: str, row_id: str):
-    return dag.AgGrid(
-        id=grid_id,
-        columnDefs=columns,
-        rowData=[],
-        defaultColDef={"sortable": False, "resizable": True, "suppressMovable": True},
-        dashGridOptions={"domLayout": "autoHeight", "suppressCellFocus": True,
-                         "localeText": grid_locale(empty), "pagination": True,
-                         "paginationPageSize": 20, "paginationPageSizeSelector": False},
-        getRowId=row_id,
-        className="grid",
-    )
 
 
 CODE_COLUMNS = [
@@ -61,7 +46,8 @@ def codes_page(role_options: list[dict]):
             html.Div(id=Codes.ISSUED),
             html.Div(id=Codes.MESSAGE),
             dcc.Store(id=Codes.RELOAD, data=0),
-            _grid(Codes.GRID, CODE_COLUMNS, "暂无权限码", "params.data.id"),
+            data_grid(Codes.GRID, CODE_COLUMNS, "params.data.id", empty="暂无权限码",
+                      page_size=20),
         ],
     )
 
@@ -101,7 +87,8 @@ def admins_page():
             dcc.ConfirmDialog(id=Admins.CONFIRM, message=""),
             dcc.Store(id=Admins.PENDING),
             dcc.Store(id=Admins.RELOAD, data=0),
-            _grid(Admins.GRID, ADMIN_COLUMNS, "暂无管理员", "params.data.id"),
+            data_grid(Admins.GRID, ADMIN_COLUMNS, "params.data.id", empty="暂无管理员",
+                      page_size=20),
         ],
     )
 
@@ -125,7 +112,8 @@ def audit_page():
                              className="btn btn-outline-primary btn-sm export")],
                      className="title-row"),
             dcc.Store(id=Audit.LOAD, data=0),
-            _grid(Audit.GRID, AUDIT_COLUMNS, "暂无操作日志", "params.data.id"),
+            data_grid(Audit.GRID, AUDIT_COLUMNS, "params.data.id", empty="暂无操作日志",
+                      page_size=20),
         ],
     )
 

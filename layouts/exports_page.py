@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dash import dcc, html
 
-from .admin_pages import _grid
+from .format import data_grid
 from .ids import Exports
 
 COLUMNS = [
@@ -29,7 +29,8 @@ def page():
             html.P("超过 2 万行的导出在后台生成，完成后在此下载；文件保留 7 天。",
                    className="text-muted small"),
             dcc.Interval(id=Exports.TICK, interval=3000, n_intervals=0),
-            _grid(Exports.GRID, COLUMNS, "暂无导出任务", "params.data.id"),
+            data_grid(Exports.GRID, COLUMNS, "params.data.id", empty="暂无导出任务",
+                      page_size=20),
         ],
     )
 

@@ -1,5 +1,6 @@
 """Display helpers shared by layouts (numbers themselves are formatted by data_access.metrics)."""
 
+import dash_ag_grid as dag
 from dash import dcc
 
 UNCERTIFIED_OPTIONS = [{"label": "包含", "value": "include"}, {"label": "不包含", "value": "exclude"}]
@@ -40,3 +41,25 @@ DROPDOWN_LABELS = {
 def dropdown(**kwargs):
     """dcc.Dropdown with its built-in texts in Chinese."""
     return dcc.Dropdown(labels=DROPDOWN_LABELS, **kwargs)
+
+
+def data_grid(grid_id: str, columns: list[dict], row_id: str, *, empty: str = "暂无数据",
+              page_size: int | None = None, **extra):
+    """Every table of the app: AG Grid, read-only, server-ordered, texts in Chinese.
+    ``page_size`` turns on the grid's own paging (for lists that arrive whole)."""
+    options = {"domLayout": "autoHeight", "suppressCellFocus": True, "tooltipShowDelay": 200,
+               "localeText": grid_locale(empty)}
+    if page_size:
+        options.update(pagination=True, paginationPageSize=page_size,
+                       paginationPageSizeSelector=False)
+    return dag.AgGrid(
+        id=grid_id,
+        columnDefs=columns,
+        rowData=[],
+        defaultColDef={"sortable": False, "resizable": True, "suppressMovable": True,
+                       "wrapHeaderText": True, "autoHeaderHeight": True},
+        dashGridOptions=options,
+        getRowId=row_id,
+        className="grid",
+        **extra,
+    )

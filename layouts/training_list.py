@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from .format import grid_locale
+from .format import data_grid
 from .ids import TrainingList as ids
 
 STATUS_OPTIONS = [{"label": s, "value": v} for s, v in
@@ -43,16 +42,7 @@ def page(title: str = "培训列表"):
                               maxLength=50, className="form-control form-control-sm keyword"),
                 ],
             ),
-            dag.AgGrid(
-                id=ids.GRID,
-                columnDefs=COLUMNS,
-                rowData=[],
-                defaultColDef={"sortable": False, "resizable": True, "suppressMovable": True},
-                dashGridOptions={"domLayout": "autoHeight", "suppressCellFocus": True,
-                                 "localeText": grid_locale("暂无培训")},
-                getRowId="params.data.code",
-                className="grid",
-            ),
+            data_grid(ids.GRID, COLUMNS, "params.data.code", empty="暂无培训"),
             html.Div(
                 className="pager-row",
                 children=[

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from urllib.parse import quote, urlencode
 
-import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
@@ -17,7 +16,7 @@ from data_access.stats import DEFAULT_INDICATORS, INDICATORS
 from data_access.teachers import PAGE_SIZES
 from data_access.vocab import STAGES, SUBJECTS
 
-from .format import UNCERTIFIED_OPTIONS, dropdown, grid_locale, options
+from .format import UNCERTIFIED_OPTIONS, data_grid, dropdown, options
 from .ids import Stats as ids
 
 # Fields whose `—` means a missing 专任教师数 (the tooltip says so).
@@ -169,27 +168,12 @@ def _filters(state: dict, view: str):
                      html.Div(id=ids.EXPORT_MESSAGE, className="export-message")])
 
 
-def _grid(grid_id: str, columns, row_id: str, **extra):
-    return dag.AgGrid(
-        id=grid_id,
-        columnDefs=columns,
-        rowData=[],
-        defaultColDef={"sortable": False, "resizable": True, "suppressMovable": True,
-                       "wrapHeaderText": True, "autoHeaderHeight": True},
-        dashGridOptions={"domLayout": "autoHeight", "suppressCellFocus": True,
-                         "tooltipShowDelay": 200, "localeText": grid_locale("暂无数据")},
-        getRowId=row_id,
-        className="grid",
-        **extra,
-    )
-
-
 def _teacher_panel(state: dict):
     return html.Div(
         id=ids.TEACHER_PANEL,
         children=[
             html.Div("数据明细", className="panel-title"),
-            _grid(ids.TEACHER_GRID, TEACHER_COLUMNS, "params.data.row_id"),
+            data_grid(ids.TEACHER_GRID, TEACHER_COLUMNS, "params.data.row_id"),
             html.Div(
                 className="pager-row",
                 children=[
@@ -276,7 +260,7 @@ def page(training_code: str = "", school: bool = False, **query):
                     _filters(state, state["view"]),
                     html.Div(
                         id=ids.REGION_PANEL,
-                        children=[_grid(ids.GRID, region_columns(), "params.data.row_id",
+                        children=[data_grid(ids.GRID, region_columns(), "params.data.row_id",
                                         getRowStyle={"styleConditions": [
                                             {"condition": "params.data.kind === 'current'",
                                              "style": {"fontWeight": "600",
