@@ -200,7 +200,9 @@ def render_chart(points, chosen, url_hash):
         patch = Patch()
         patch["data"] = traces
         patch["layout"]["xaxis"]["categoryarray"] = names
-        patch["layout"]["yaxis2"] = view.comparison_layout(names, keys)["yaxis2"]
+        layout = view.comparison_layout(names, keys, traces)
+        patch["layout"]["yaxis"] = layout["yaxis"]
+        patch["layout"]["yaxis2"] = layout["yaxis2"]
         figure = patch
     else:
         figure = view.comparison_figure(points, keys)

@@ -356,12 +356,16 @@ def comparison_figure(points: list[dict], keys: list[str]) -> dict:
     if not points:
         return empty_figure("暂无下级区域数据")
     traces, names = comparison_traces(points, keys)
-    return {"data": traces, "layout": comparison_layout(names, keys)}
+    return {"data": traces, "layout": comparison_layout(names, keys, traces)}
 
 
-def comparison_layout(names: list[str], keys: list[str]) -> dict:
+def comparison_layout(names: list[str], keys: list[str], traces: list[dict]) -> dict:
     kinds = {INDICATORS[k][1] for k in keys}
-    right_title = "%" if "ratio" in kinds else ("学时" if "hours" in kinds else "")
+    largest_bar = max((v or 0 for t in traces if t["type"] == "bar" for v in t["y"]), default=0)
+    # Ratios (%) and 人均学时 share the right axis; a % suffix only when every line is a ratio.
+    right_units = [u for kind, u in (("ratio", "%"), ("hours", "学时")) if kind in kinds]
+    right_title = " / ".join(right_units)
+    percent_axis = right_units == ["%"]
     many = len(names) > 12
     return dict(
         height=380 if not many else 440,
@@ -372,8 +376,16 @@ def comparison_layout(names: list[str], keys: list[str]) -> dict:
         hovermode="x unified",
         xaxis=dict(categoryorder="array", categoryarray=names, tickangle=-45 if many else 0,
                    automargin=True, visible=True),
-        yaxis=dict(title="人数", gridcolor="#eef1f5", rangemode="tozero", visible=True),
-        yaxis2=dict(title=right_title, overlaying="y", side="right", rangemode="tozero",
-                    showgrid=False, ticksuffix="%" if "ratio" in kinds else ""),
+        # Axis titles must be objects (plotly.js ignores a bare string), and the right axis
+        # picks its own round ticks: an overlaying axis otherwise copies the left axis's
+        # gridlines and lands on values such as 20.4%.
+        # Whole numbers as the table shows them ("25000", not the SI "25k"); with only a few
+        # people per bar, one tick per person so that no two ticks round to the same label.
+        yaxis=dict(title=dict(text="人数"), gridcolor="#eef1f5", rangemode="tozero",
+                   tickformat="d", automargin=True, visible=True,
+                   **({"dtick": 1} if largest_bar <= 10 else {})),
+        yaxis2=dict(title=dict(text=right_title), overlaying="y", side="right",
+                    rangemode="tozero", tickmode="auto", showgrid=False, automargin=True,
+                    ticksuffix="%" if percent_axis else ""),
         font=dict(family="Noto Sans CJK SC, Microsoft YaHei, sans-serif", size=12),
     )

@@ -46,8 +46,10 @@ def main() -> None:
         page.screenshot(path=str(out / "city.png"), full_page=True)
         page.goto(f"{a.url}/training/2022SUMMER?region=350300&view=teachers")
         page.wait_for_selector("#st-teacher-grid .ag-center-cols-container .ag-row")
+        page.wait_for_selector("#st-chart .trace.bars")
         page.screenshot(path=str(out / "teachers.png"), full_page=True)
-        for path, name in (("/codes", "codes"), ("/admins", "admins"), ("/audit", "audit")):
+        for path, name in (("/codes", "codes"), ("/admins", "admins"), ("/audit", "audit"),
+                           ("/exports", "exports")):
             page.goto(f"{a.url}{path}")
             page.wait_for_timeout(1500)
             page.screenshot(path=str(out / f"{name}.png"), full_page=True)

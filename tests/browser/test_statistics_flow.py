@@ -84,6 +84,13 @@ def test_statistics_flow(app, live_server, browser_page, tmp_path):
     page.keyboard.press("Escape")
     page.wait_for_function("() => location.hash.includes('learning_rate')")
     page.wait_for_selector("#st-chart .legendtext >> text=学习率")
+    # both axes are titled and the % axis has round ticks of its own (not the bar axis's grid)
+    page.wait_for_selector("#st-chart .g-y2title text")
+    assert page.text_content("#st-chart .g-ytitle text") == "人数"
+    assert page.text_content("#st-chart .g-y2title text") == "%"
+    right_ticks = page.eval_on_selector_all("#st-chart .y2tick text",
+                                            "els => els.map(e => e.textContent)")
+    assert right_ticks and all(re.fullmatch(r"\d+%", t) for t in right_ticks), right_ticks
     page.shot("indicators")
 
     # 未通过认证教师: 不包含 → every number follows

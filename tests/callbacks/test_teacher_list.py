@@ -110,13 +110,20 @@ def test_chart_sorts_by_the_first_indicator_and_patches_on_indicator_change(app,
     assert [t["name"] for t in figure["data"]] == ["学习人数", "学习率"]
     assert figure["data"][0]["type"] == "bar" and figure["data"][1]["yaxis"] == "y2"
     assert figure["data"][0]["x"][0] == "莆田市"
+    layout = figure["layout"]
+    assert layout["yaxis"]["title"]["text"] == "人数"
+    assert layout["yaxis2"]["title"]["text"] == "%" and layout["yaxis2"]["ticksuffix"] == "%"
+    # a handful of participants per region: one tick per person, never "0, 1, 1, 2"
+    assert max(figure["data"][0]["y"]) <= 10 and layout["yaxis"]["dtick"] == 1
     patched = call_callback(client, outputs, [
         {"id": "st-chart-data", "property": "data", "value": points},
-        {"id": "st-indicators", "property": "value", "value": ["completed", "progress"]},
+        {"id": "st-indicators", "property": "value", "value": ["completed", "progress", "hours_average"]},
         {"id": "st-hash", "property": "hash", "value": ""}],
         changed=["st-indicators.value"]).get_json()["response"]
     assert "__dash_patch_update" in str(patched["st-chart"]["figure"])
-    assert patched["st-hash"]["hash"] == "#ind=completed,progress"
+    # 人均学时 is not a percentage: the shared right axis then carries no % suffix
+    assert "'ticksuffix': ''" in str(patched["st-chart"]["figure"])
+    assert patched["st-hash"]["hash"] == "#ind=completed,progress,hours_average"
 
 
 def test_school_admin_sees_its_school_cards_subjects_and_teachers(app, client, login_as):
