@@ -1146,6 +1146,19 @@ def verdict(ok: bool | None, available: bool = True) -> str:
     return "PASS" if ok else "**FAIL**"
 
 
+# A 1-minute load average at or above this share of the cores when the run starts means
+# other work was competing for them; the load after the run is mostly the run's own.
+BUSY_LOAD_PER_CORE = 0.25
+
+
+def _load_remark(load_before, nproc: int) -> str:
+    if load_before and load_before[0] >= BUSY_LOAD_PER_CORE * max(1, nproc):
+        return ("other work was running on the same cores when the run started, so the "
+                "figures include that contention.")
+    return ("the machine was otherwise idle when the run started (the load after the run is "
+            "the benchmark's own).")
+
+
 def render_report(r: dict, previous_notes: str | None) -> str:
     m = r["machine"]
     d = r["data"]
@@ -1164,9 +1177,8 @@ def render_report(r: dict, previous_notes: str | None) -> str:
         f"- {m['nproc']} cores ({m['cpu_model'] or 'unknown CPU'}), {m['memory_gb']} GB memory, "
         f"Linux {m['kernel']}",
         f"- Python {m['python']}, SQLite {m['sqlite']}, pandas {m['pandas']}; code at {m['git']}",
-        f"- load average before / after the run: {r['load_before']} / {r['load_after']} — other "
-        "work was running on the same 2 cores at the same time, so the figures include that "
-        "contention.",
+        f"- load average before / after the run: {r['load_before']} / {r['load_after']} — "
+        + _load_remark(r["load_before"], m["nproc"]),
         f"- server: `yanxiu serve` (gunicorn, {r['workers']} sync workers) on 127.0.0.1; the "
         "client runs on the same machine (it competes for the same cores).",
         "",
