@@ -346,6 +346,10 @@ def comparison_traces(points: list[dict], keys: list[str]) -> tuple[list[dict], 
                                **common))
         else:
             suffix = "%" if kind == "ratio" else ""
+            if all(v is None for v in values):
+                # e.g. 参训率 of schools (专任教师数 is kept per region): say so in the legend
+                # instead of drawing an empty axis.
+                common["name"] = label + "（暂无数据）"
             traces.append(dict(type="scatter", mode="lines+markers", yaxis="y2",
                                hovertemplate="%{x}<br>" + label + "：%{y}" + suffix + "<extra></extra>",
                                **common))
@@ -362,6 +366,8 @@ def comparison_figure(points: list[dict], keys: list[str]) -> dict:
 def comparison_layout(names: list[str], keys: list[str], traces: list[dict]) -> dict:
     kinds = {INDICATORS[k][1] for k in keys}
     largest_bar = max((v or 0 for t in traces if t["type"] == "bar" for v in t["y"]), default=0)
+    right_values = [v for t in traces if t.get("yaxis") == "y2" for v in t["y"]]
+    right_empty = all(v is None for v in right_values)
     # Ratios (%) and 人均学时 share the right axis; a % suffix only when every line is a ratio.
     right_units = [u for kind, u in (("ratio", "%"), ("hours", "学时")) if kind in kinds]
     right_title = " / ".join(right_units)
@@ -382,9 +388,11 @@ def comparison_layout(names: list[str], keys: list[str], traces: list[dict]) -> 
         # Whole numbers as the table shows them ("25000", not the SI "25k"); with only a few
         # people per bar, one tick per person so that no two ticks round to the same label.
         yaxis=dict(title=dict(text="人数"), gridcolor="#eef1f5", rangemode="tozero",
-                   tickformat="d", automargin=True, visible=True,
+                   tickformat="d", automargin=True,
+                   visible=any(t["type"] == "bar" for t in traces),
                    **({"dtick": 1} if largest_bar <= 10 else {})),
         yaxis2=dict(title=dict(text=right_title), overlaying="y", side="right",
+                    visible=not right_empty,
                     rangemode="tozero", tickmode="auto", showgrid=False, automargin=True,
                     ticksuffix="%" if percent_axis else ""),
         font=dict(family="Noto Sans CJK SC, Microsoft YaHei, sans-serif", size=12),

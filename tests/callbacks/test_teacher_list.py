@@ -167,3 +167,21 @@ def test_teacher_list_of_a_region_below_county_level(app, client, login_as):
     rows, summary, _ = teachers(client, region="XYZONE")
     assert summary.endswith("共有 2 条记录")
     assert {r["region_path"] for r in rows} == {"福建省/莆田市/仙游县/仙游县经济开发区"}
+
+
+def test_school_chart_says_when_a_ratio_has_no_data(app, client, login_as):
+    """Schools have no 专任教师数 of their own, so their 参训率 is "—": the chart names that in
+    the legend and draws no empty % axis."""
+    setup(app, login_as)
+    render = call_callback(client, STATS_RENDER_OUTPUTS, [
+        {"id": "st-state", "property": "data", "value": stats_state(region="350322")}])
+    points = render.get_json()["response"]["st-chart-data"]["data"]
+    assert points and all(p["participation_rate"] is None for p in points)
+    figure = call_callback(client, ["st-chart.figure", "st-indicators.value", "st-hash.hash"], [
+        {"id": "st-chart-data", "property": "data", "value": points},
+        {"id": "st-indicators", "property": "value", "value": []},
+        {"id": "st-hash", "property": "hash", "value": "#ind=participants,participation_rate"}],
+        changed=["st-chart-data.data"]).get_json()["response"]["st-chart"]["figure"]
+    assert [t["name"] for t in figure["data"]] == ["参训人数", "参训率（暂无数据）"]
+    assert figure["layout"]["yaxis"]["visible"] is True
+    assert figure["layout"]["yaxis2"]["visible"] is False
