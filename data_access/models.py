@@ -371,14 +371,19 @@ class AggTeacher(Base):
     # Only the three levels administrators work at (province, prefecture, county) are indexed:
     # every index costs refresh time, and deeper regions (zones under a county) are small
     # enough to be read through their schools (ix_agg_teacher_school).
+    # A name search is a range of names inside the region: with a name index over the whole
+    # country, a common surname would be read for every province and then filtered.
     __table_args__ = tuple(
         Index(f"ix_agg_teacher_l{n}", "snapshot_id", "training_id", f"l{n}", "teacher_id",
               "stage", "subject", "certified")
         for n in range(1, 4)
+    ) + tuple(
+        Index(f"ix_agg_teacher_l{n}_name", "snapshot_id", "training_id", f"l{n}", "name",
+              "teacher_id", "stage", "subject", "certified")
+        for n in range(1, 4)
     ) + (
         Index("ix_agg_teacher_school", "snapshot_id", "training_id", "school_code", "teacher_id",
               "stage", "subject", "certified"),
-        Index("ix_agg_teacher_name", "snapshot_id", "training_id", "name", "teacher_id"),
     )
 
 
