@@ -1286,7 +1286,8 @@ def render_report(r: dict, previous_notes: str | None) -> str:
         "",
         "| measurement | value | target | result |",
         "|---|---|---|---|",
-        f"| `refresh` (in-process, {len(rf['runs_seconds'])} runs: "
+        f"| `refresh` (in-process, {len(rf['runs_seconds'])} "
+        f"run{'s' if len(rf['runs_seconds']) != 1 else ''}: "
         f"{', '.join(f'{x:.1f}' for x in rf['runs_seconds'])} s) | median {rf['median_s']:.1f} s, "
         f"max {rf['max_s']:.1f} s | ≤ {rf['target_s']:.0f} s | {verdict(rf['pass'])} |",
         f"| naive region table (pandas `read_sql` of {nv['records']:,} records + group-by, "
