@@ -26,12 +26,14 @@ dagcomponentfuncs.ProgressBar = function (props) {
   ]);
 };
 
-/* 区域名称: drillable rows look like links; a click is handled by the cellClicked callback. */
+/* 区域名称: regions drill down, schools open their teachers (按学员查看); both look like
+   links. A click is handled by the cellClicked callback. */
 dagcomponentfuncs.RegionName = function (props) {
-  var drill = props.data && props.data.kind === "region";
+  var kind = props.data ? props.data.kind : null;
+  var title = kind === "region" ? "点击查看下一级" : (kind === "school" ? "点击查看该校学员" : null);
   return React.createElement(
     "span",
-    { className: drill ? "drill" : "plain", title: drill ? "点击查看下一级" : null },
+    { className: title ? "drill" : "plain", title: title },
     props.value
   );
 };

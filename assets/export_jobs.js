@@ -1,7 +1,7 @@
 /* 按学员查看 导出: ask the server; it answers with a download URL (up to 20,000 rows) or
    starts a background job whose file then appears in 导出管理. */
-window.dash_clientside = Object.assign({}, window.dash_clientside, {
-  yanxiu: {
+window.dash_clientside = window.dash_clientside || {};
+window.dash_clientside.yanxiu = Object.assign({}, window.dash_clientside.yanxiu, {
     requestExport: function (nCsv, nXlsx, state) {
       var ctx = window.dash_clientside.callback_context;
       if (!ctx.triggered_id || !state) {
@@ -11,7 +11,10 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
       var match = document.cookie.match(/(?:^|; )_csrf_token=([^;]*)/);
       var body = {
         table: "teachers", format: format, training: state.training || "",
-        region: state.region || "", stage: state.stage || "", subject: state.subject || "",
+        // A school picked in the table narrows the list to that school (the server checks it
+        // lies inside the caller's scope).
+        region: state.school ? "" : (state.region || ""), school: state.school || "",
+        stage: state.stage || "", subject: state.subject || "",
         q: state.q || "", uncertified: state.uncertified || "include"
       };
       return fetch("/export/jobs", {
@@ -30,5 +33,4 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
         });
       }).catch(function () { return "导出失败，请检查网络后重试。"; });
     }
-  }
 });

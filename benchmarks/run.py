@@ -563,8 +563,21 @@ class Dependencies:
 def state(training: str, region: str = "", view: str = "regions", stage: str = "",
           subject: str = "", uncertified: str = "include", page: int = 1, size: int = 10,
           q: str = "") -> dict:
-    return {"training": training, "region": region, "view": view, "stage": stage,
+    return {"training": training, "region": region, "school": "", "view": view, "stage": stage,
             "subject": subject, "uncertified": uncertified, "page": page, "size": size, "q": q}
+
+
+def region_part(st: dict) -> dict:
+    """The store the region view renders from (layouts.training_stats.region_part)."""
+    from layouts.training_stats import region_part as part
+
+    return part(st)
+
+
+def teacher_part(st: dict) -> dict:
+    from layouts.training_stats import teacher_part as part
+
+    return part({**st, "view": "teachers"})
 
 
 # --------------------------------------------------------------------------- 3. callbacks
@@ -643,8 +656,9 @@ def run_measurement(m: Measurement, make: Callable[[int], Call], calls: int, war
 
 
 def check_region_view(resp: dict) -> str | None:
-    grid = (resp.get("st-region-grid") or {}).get("rowData")
-    if not isinstance(grid, list) or not grid:
+    grid = resp.get("st-region-grid") or {}
+    rows = grid.get("rowData")
+    if not isinstance(rows, list) or not rows + list(grid.get("pinnedTopRowData") or []):
         return f"region view without rows: {json.dumps(resp, ensure_ascii=False)[:300]}"
     if (resp.get("st-error") or {}).get("children"):
         return f"region view error panel: {json.dumps(resp['st-error'], ensure_ascii=False)[:300]}"
@@ -683,11 +697,11 @@ class Bench:
         self.trainings = [t["code"] for t in facts.trainings]
         first = self.trainings[0]
         self.clients = {k: Client(server.base, USERS[k][0], first) for k in USERS}
-        self.region_dep = deps.find("st-region-grid.rowData", "st-state.data")
-        self.teacher_dep = deps.find("st-teacher-grid.rowData", "st-state.data")
+        self.region_dep = deps.find("st-region-grid.rowData", "st-region-state.data")
+        self.teacher_dep = deps.find("st-teacher-grid.rowData", "st-teacher-state.data")
         self.chart_dep = deps.find("st-chart.figure", "st-chart-data.data")
-        self.crumb_dep = deps.find("st-breadcrumb.children", "st-state.data")
-        self.nav_dep = deps.find("shell-nav.href", "st-region-grid.cellClicked")
+        self.crumb_dep = deps.find("st-breadcrumb.children", "st-region-state.data")
+        self.nav_dep = deps.find("st-nav.href", "st-region-grid.cellClicked")
         self.route_dep = deps.find("_pages_content.children", "_pages_location.pathname")
         if self.region_dep is None or self.teacher_dep is None:
             raise RuntimeError("statistics callbacks not found in /_dash-dependencies")
@@ -700,11 +714,13 @@ class Bench:
     # ---- bodies
 
     def region_call(self, who: str, st: dict) -> Call:
-        payload = Dependencies.body(self.region_dep, {"st-state.data": st}, ["st-state.data"])
+        payload = Dependencies.body(self.region_dep, {"st-region-state.data": region_part(st)},
+                                    ["st-region-state.data"])
         return Call(self.clients[who], payload, check_region_view)
 
     def teacher_call(self, st: dict, expect_rows: bool = True) -> Call:
-        payload = Dependencies.body(self.teacher_dep, {"st-state.data": st}, ["st-state.data"])
+        payload = Dependencies.body(self.teacher_dep, {"st-teacher-state.data": teacher_part(st)},
+                                    ["st-teacher-state.data"])
         return Call(self.clients["province"], payload, check_teacher_rows(expect_rows))
 
     def teacher_pages(self, st: dict) -> tuple[int, int]:
@@ -774,9 +790,11 @@ class Bench:
 
         def crumb(i):
             region = self.all_regions()[i % len(self.all_regions())]
-            values = {"st-state.data": state(t(i), region), "st-hash.hash": ""}
+            st = state(t(i), region)
+            values = {"st-region-state.data": region_part(st), "st-hash.hash": "",
+                      "st-state.data": st}
             return Call(self.clients["province"],
-                        Dependencies.body(self.crumb_dep, values, ["st-state.data"]),
+                        Dependencies.body(self.crumb_dep, values, ["st-region-state.data"]),
                         check_keys("st-breadcrumb"))
 
         def nav(i):
@@ -787,13 +805,14 @@ class Bench:
                 "st-uncertified.value": "include", "st-filter.n_clicks": 0,
                 "st-name.n_submit": 0, "st-tabs.active_tab": "regions",
                 "st-pager.active_page": 1, "st-page-size.value": 10, "st-go.n_clicks": 0,
-                "st-jump.n_submit": 0, "st-stage.value": "", "st-subject.value": "",
+                "st-jump.n_submit": 0, "st-clear-school.n_clicks": 0,
+                "st-stage.value": "", "st-subject.value": "",
                 "st-name.value": "", "st-jump.value": None,
                 "st-state.data": state(t(i), PROVINCE), "st-hash.hash": "",
             }
             return Call(self.clients["province"],
                         Dependencies.body(self.nav_dep, values, ["st-region-grid.cellClicked"]),
-                        check_keys("shell-nav"))
+                        check_keys("st-nav"))
 
         def route(i):
             region = self.all_regions()[i % len(self.all_regions())]

@@ -1,10 +1,18 @@
-"""统计详情: renders the view named by the URL, and turns every control into a URL change."""
+"""统计详情: renders the view named by the URL, and turns every control into a URL change.
+
+The page keeps three stores: STATE (everything the URL names), REGION_STATE (the part the
+cards, chart and region table depend on) and TEACHER_STATE (the part the teacher list
+depends on). A control change (`navigate`) pushes the new URL and updates only the stores
+whose part changed, so another page of the teacher list re-reads that page alone and a
+drill-down never re-reads the teacher list. The URL stays the one truth: the page router
+rebuilds the page whenever the URL names a state other than the one on screen (reload,
+sharing, Back, a link).
+"""
 
 from __future__ import annotations
 
 from dash import Input, Output, Patch, State, ctx, no_update
 from dash.exceptions import PreventUpdate
-
 from flask_login import current_user
 
 from data_access import audit
@@ -15,6 +23,7 @@ from data_access.scope import (
     NotFound,
     ScopeDenied,
     authorize_region,
+    authorize_school,
     authorize_training,
     valid_id,
 )
@@ -40,8 +49,8 @@ from data_access.teachers import (
 from data_access.vocab import STAGES, SUBJECTS
 from dashboard.access import read, require_scope, write
 from dashboard.security import client_ip
+from layouts import comparison_chart as chart
 from layouts import training_stats as view
-from layouts.ids import Shell
 from layouts.ids import Stats as ids
 
 from . import callback
@@ -58,31 +67,38 @@ def filters_of(state: dict) -> StatsFilters:
     )
 
 
-def _clean(state) -> dict:
+def _clean(raw) -> dict:
     """Re-parse a state sent back by the browser exactly like a URL."""
-    if not isinstance(state, dict):
+    state = view.clean_state(raw)
+    if state is None:
         raise PreventUpdate
-    return view.parse_state(state.get("training"), state.get("region"), state.get("view"),
-                            state.get("stage"), state.get("subject"), state.get("uncertified"),
-                            state.get("page"), state.get("size"), state.get("q"))
+    return state
 
 
 def _authorized(conn, scope, state):
-    """(training, region) — region None for a school scope — or an error text. Never trusts
-    the codes in the state."""
+    """(training, region, school code or None) — region None for a school scope — or an
+    error text. Never trusts the codes in the state."""
     try:
         training = authorize_training(conn, scope, state["training"])
     except NotFound:
         return None, "培训不存在或已被删除。"
     if scope.is_school:
-        if state["region"]:
+        if state["region"] or state.get("school") not in ("", None, scope.school_code):
             return None, "无权查看该区域的数据：学校管理员只能查看本校。"
-        return (training, None), None
+        return (training, None, None), None
     try:
         region = authorize_region(conn, scope, state["region"])
     except ScopeDenied:
         return None, "无权查看该区域的数据：只能查看本级及下级区域。"
-    return (training, region), None
+    school = state.get("school") or None
+    if school is not None:
+        try:
+            school = authorize_school(conn, scope, school)
+        except ScopeDenied:
+            return None, "无权查看该学校的数据：只能查看本级及下级区域的学校。"
+        if not region_tree.is_within(conn, region.code, region_tree.school_region(conn, school)):
+            return None, "该学校不在当前区域内，请从区域的学校列表中选择。"
+    return (training, region, school), None
 
 
 def _audit_denied(scope, state) -> None:
@@ -91,37 +107,47 @@ def _audit_denied(scope, state) -> None:
                      actor=mask_account(current_user.account), region_code=scope.region_code,
                      school_code=scope.school_code, ip=client_ip(), outcome="denied",
                      detail={"view": "training", "training": state["training"][:40],
-                             "region": state["region"][:40]})
+                             "region": state["region"][:40],
+                             "school": (state.get("school") or "")[:40]})
 
 
-def _where(scope, region) -> TeacherScope:
-    return TeacherScope(school_code=scope.school_code) if scope.is_school else TeacherScope(
-        region=region)
+def _where(scope, region, school) -> TeacherScope:
+    if scope.is_school:
+        return TeacherScope(school_code=scope.school_code)
+    if school is not None:
+        return TeacherScope(school_code=school)
+    return TeacherScope(region=region)
 
 
-RENDER_OUTPUTS = [
+def _denied_view(error: str):
+    return ([], view.error_panel(error), HIDDEN, [], [], [], view.region_grid_options(0), None,
+            "", "")
+
+
+@callback(
     Output(ids.HEADER, "children"),
     Output(ids.ERROR, "children"),
     Output(ids.BODY, "style"),
     Output(ids.CARDS, "children"),
     Output(ids.GRID, "rowData"),
+    Output(ids.GRID, "pinnedTopRowData"),
+    Output(ids.GRID, "dashGridOptions"),
     Output(ids.CHART_DATA, "data"),
     Output(ids.EXPORT, "href"),
     Output(ids.EXPORT_XLSX, "href"),
-]
-
-
-@callback(*RENDER_OUTPUTS, Input(ids.STATE, "data"))
+    Input(ids.REGION_STATE, "data"),
+)
 def render_region_view(raw_state):
+    """Header, cards, the chart's points and the 按区域查看 table — one snapshot."""
     state = _clean(raw_state)
     scope = require_scope()
     with read() as conn:
         authorized, error = _authorized(conn, scope, state)
     if error:
         _audit_denied(scope, state)
-        return [], view.error_panel(error), HIDDEN, [], [], None, "", ""
+        return _denied_view(error)
+    training, region, _school = authorized
     with read() as conn:
-        training, region = authorized
         f = filters_of(state)
         snap = current_snapshot(conn)
         table, points, cards, updated = [], [], [], "尚未生成"
@@ -139,25 +165,32 @@ def render_region_view(raw_state):
             points = comparison_series(table)
         if snap is not None:
             updated = f"{snap[1]:%Y-%m-%d %H:%M:%S}"
-    clean = {**state, "training": training.code, "region": region.code if region else ""}
-    table_name = "teachers" if state["view"] == "teachers" or scope.is_school else "regions"
+    records = region_table_records(table)
+    # The current region's row stays on top of every page and every sort order.
+    pinned, rows = records[:1], records[1:]
+    hrefs = ("", "")  # a school has no region table (its teacher list has its own buttons)
+    if region is not None:
+        clean = {**state, "training": training.code, "region": region.code}
+        hrefs = (view.export_href(clean, "regions", "csv"),
+                 view.export_href(clean, "regions", "xlsx"))
     return (view.header(training.name, training.status(), training.period, updated), None,
-            SHOWN, view.cards(cards), region_table_records(table), points,
-            view.export_href(clean, table_name, "csv"),
-            view.export_href(clean, table_name, "xlsx"))
+            SHOWN, view.cards(cards), rows, pinned, view.region_grid_options(len(rows)),
+            points, *hrefs)
 
 
-@callback(Output(ids.BREADCRUMB, "children"), Input(ids.STATE, "data"), Input(ids.HASH, "hash"))
-def render_breadcrumb(raw_state, url_hash):
+@callback(Output(ids.BREADCRUMB, "children"), Input(ids.REGION_STATE, "data"),
+          Input(ids.HASH, "hash"), State(ids.STATE, "data"))
+def render_breadcrumb(raw_state, url_hash, raw_full):
     """Rooted at the user's own scope and never above it; the links keep the chart's
     indicators (the URL hash), so going up does not lose them."""
     state = _clean(raw_state)
+    full = view.clean_state(raw_full) or {**view.parse_state(), **state}
     scope = require_scope()
     with read() as conn:
         authorized, error = _authorized(conn, scope, state)
         if error:
             return []
-        _training, region = authorized
+        _training, region, _school = authorized
         if scope.is_school:
             return view.breadcrumb([(scope.name, None)])
         path = region_tree.ancestors(conn, region.code)
@@ -166,8 +199,9 @@ def render_breadcrumb(raw_state, url_hash):
     for r in path:
         inside = inside or r.code == scope.region_code
         if inside:
-            crumbs.append((r.name, None if r.code == region.code
-                           else view.stats_href(state, region=r.code, page=1) + keep_hash))
+            target = None if r.code == region.code else view.stats_href(
+                {**full, **state}, region=r.code, school="", page=1) + keep_hash
+            crumbs.append((r.name, target))
     return view.breadcrumb(crumbs)
 
 
@@ -179,33 +213,31 @@ def render_breadcrumb(raw_state, url_hash):
     Input(ids.INDICATORS, "value"),
     Input(ids.HASH, "hash"),
 )
-def render_chart(points, chosen, url_hash):
+def render_chart(raw_points, chosen, url_hash):
     """The chart follows the indicators in the URL hash. When only the indicators change, the
-    figure is patched (traces and axis order), not rebuilt, and nothing is re-queried."""
-    require_scope()
-    if not isinstance(points, list):
-        return view.empty_figure(), no_update, no_update
-    points = [p for p in points if isinstance(p, dict) and isinstance(p.get("name"), str)]
+    figure is patched (traces and axes), not rebuilt, and nothing is re-queried."""
+    school = require_scope().is_school
+    empty = chart.EMPTY_SUBJECTS if school else chart.EMPTY_REGIONS
+    if not isinstance(raw_points, list):
+        return chart.empty_figure(), no_update, no_update
+    points = chart.clean_points(raw_points)
     if ctx.triggered_id == ids.INDICATORS:
-        keys = [k for k in (chosen or []) if isinstance(k, str) and k in INDICATORS][:6]
+        keys = [k for k in (chosen if isinstance(chosen, list) else [])
+                if isinstance(k, str) and k in INDICATORS][:6]
         if not keys:
             raise PreventUpdate
         new_hash = view.indicators_hash(keys)
     else:
-        keys = view.indicators_from_hash(url_hash)
+        keys = view.indicators_from_hash(url_hash, school)
         new_hash = no_update
     user_changed_indicators = ctx.triggered_id == ids.INDICATORS and len(ctx.triggered) == 1
     if user_changed_indicators and points:
-        traces, names = view.comparison_traces(points, keys)
-        patch = Patch()
-        patch["data"] = traces
-        patch["layout"]["xaxis"]["categoryarray"] = names
-        layout = view.comparison_layout(names, keys, traces)
-        patch["layout"]["yaxis"] = layout["yaxis"]
-        patch["layout"]["yaxis2"] = layout["yaxis2"]
-        figure = patch
+        traces, layout = chart.indicator_patch(points, keys)
+        figure = Patch()
+        figure["data"] = traces
+        figure["layout"] = layout
     else:
-        figure = view.comparison_figure(points, keys)
+        figure = chart.comparison_figure(points, keys, empty=empty)
     return figure, keys if ctx.triggered_id != ids.INDICATORS else no_update, new_hash
 
 
@@ -213,27 +245,31 @@ def render_chart(points, chosen, url_hash):
     Output(ids.TEACHER_GRID, "rowData"),
     Output(ids.SUMMARY, "children"),
     Output(ids.PAGER, "max_value"),
-    Input(ids.STATE, "data"),
+    Output(ids.SCHOOL_FILTER, "children"),
+    Output(ids.SCHOOL_FILTER_BOX, "style"),
+    Input(ids.TEACHER_STATE, "data"),
 )
 def render_teacher_view(raw_state):
+    if raw_state is None:
+        raise PreventUpdate
     state = _clean(raw_state)
     scope = require_scope()
-    if state["view"] != "teachers" and not scope.is_school:
-        raise PreventUpdate
     with read() as conn:
         authorized, error = _authorized(conn, scope, state)
         if error:
-            return [], "", 1
-        training, region = authorized
+            return [], "", 1, *view.school_filter(None)
+        training, region, school = authorized
+        school_label = region_tree.school_name(conn, school) if school else None
         snap = current_snapshot(conn)
         if snap is None:
-            return [], "暂无数据", 1
-        where = _where(scope, region)
+            return [], "暂无数据", 1, *view.school_filter(school_label)
+        where = _where(scope, region, school)
         f = TeacherFilters(filters_of(state), state["q"])
         if f.name:
             total = count_teachers(conn, snap[0], training, where, f)
-        elif scope.is_school:
-            total = school_overview(conn, snap[0], training, scope.school_code, f.stats).participants
+        elif where.school_code is not None:
+            total = school_overview(conn, snap[0], training, where.school_code,
+                                    f.stats).participants
         else:
             # Without a name, the count is 参训人数 of the same snapshot and filters.
             total = region_overview(conn, snap[0], training, region, f.stats).participants
@@ -243,11 +279,37 @@ def render_teacher_view(raw_state):
     records = [{"row_id": str(r.teacher_id), "account": r.account, "name": r.name,
                 "school": r.school, "region_path": r.region_path, "stage": r.stage,
                 "subject": r.subject, "hours": r.hours, "duration": r.duration} for r in rows]
-    return records, f"当前第 {page} 页/共 {pages} 页, 共有 {total} 条记录", pages
+    return (records, f"当前第 {page} 页/共 {pages} 页, 共有 {total} 条记录", pages,
+            *view.school_filter(school_label))
+
+
+def _jump_target(jump) -> int | None:
+    """The page typed into 跳至 __ 页: digits only (a text box sends text)."""
+    if isinstance(jump, str) and jump.strip().isascii() and jump.strip().isdigit():
+        return valid_id(int(jump.strip()[:9]))
+    if isinstance(jump, int):
+        return valid_id(jump)
+    return None
+
+
+def _clicked_point(click) -> tuple[str, str] | None:
+    """(kind, key) of the bar or marker clicked in the comparison chart."""
+    try:
+        data = click["points"][0]["customdata"]
+    except (TypeError, KeyError, IndexError):
+        return None
+    if isinstance(data, list) and len(data) == 2 and all(isinstance(v, str) for v in data):
+        return data[0], data[1]
+    return None
 
 
 @callback(
-    Output(Shell.NAV, "href", allow_duplicate=True),
+    Output(ids.NAV, "href"),
+    Output(ids.STATE, "data"),
+    Output(ids.REGION_STATE, "data"),
+    Output(ids.TEACHER_STATE, "data"),
+    Output(ids.TABS, "active_tab"),
+    Output(ids.PAGER, "active_page"),
     Input(ids.GRID, "cellClicked"),
     Input(ids.CHART, "clickData"),
     Input(ids.UNCERTIFIED, "value"),
@@ -258,6 +320,7 @@ def render_teacher_view(raw_state):
     Input(ids.PAGE_SIZE, "value"),
     Input(ids.GO, "n_clicks"),
     Input(ids.JUMP, "n_submit"),
+    Input(ids.CLEAR_SCHOOL, "n_clicks"),
     State(ids.STAGE, "value"),
     State(ids.SUBJECT, "value"),
     State(ids.NAME, "value"),
@@ -267,30 +330,37 @@ def render_teacher_view(raw_state):
     prevent_initial_call=True,
 )
 def navigate(cell, click, uncertified, _filter, _submit, tab, page, size, _go, _jump_submit,
-             stage, subject, name, jump, raw_state, url_hash):
-    """Every control change becomes a URL change; the page then re-renders from the URL, so
-    reload, sharing and Back all restore the same view."""
+             _clear_school, stage, subject, name, jump, raw_state, url_hash):
+    """Every control change becomes a URL change (reload, sharing and Back restore the same
+    view) and updates only the stores whose part of the state changed."""
     state = _clean(raw_state)
+    school_scope = require_scope().is_school
     keep_hash = url_hash if isinstance(url_hash, str) and url_hash.startswith("#ind=") else ""
     trigger = ctx.triggered_id
-    changes: dict = {}
     if trigger == ids.GRID:
         if not isinstance(cell, dict) or cell.get("colId") != "name":
             raise PreventUpdate
         target = cell.get("rowId")
-        if not isinstance(target, str) or ":" in target or target == state["region"]:
+        if not isinstance(target, str) or not target or target == state["region"]:
             raise PreventUpdate
-        changes = {"region": target, "page": 1}
+        kind, _, code = target.partition(":") if ":" in target else ("region", "", target)
+        if kind == "school" and code and not school_scope:
+            changes = {"view": "teachers", "school": code, "page": 1}
+        elif kind == "region":
+            changes = {"region": code, "school": "", "page": 1}
+        else:
+            raise PreventUpdate
     elif trigger == ids.CHART:
-        if require_scope().is_school:  # a school's chart is per subject: nothing to drill into
+        point = _clicked_point(click)
+        if point is None or school_scope:  # a school's chart is per subject: nothing to open
             raise PreventUpdate
-        try:
-            target = click["points"][0]["customdata"]
-        except (TypeError, KeyError, IndexError):
+        kind, code = point
+        if kind == "region" and code != state["region"]:
+            changes = {"region": code, "school": "", "page": 1}
+        elif kind == "school":
+            changes = {"view": "teachers", "school": code, "page": 1}
+        else:
             raise PreventUpdate
-        if not isinstance(target, str) or target == state["region"]:
-            raise PreventUpdate
-        changes = {"region": target, "page": 1}
     elif trigger == ids.UNCERTIFIED:
         value = "exclude" if uncertified == "exclude" else "include"
         if value == state["uncertified"]:
@@ -299,9 +369,9 @@ def navigate(cell, click, uncertified, _filter, _submit, tab, page, size, _go, _
     elif trigger in (ids.FILTER, ids.NAME):
         changes = {"stage": stage if stage in STAGES else "",
                    "subject": subject if subject in SUBJECTS else "",
-                   "q": name.strip()[:30] if isinstance(name, str) else "", "page": 1}
+                   "q": name if isinstance(name, str) else "", "page": 1}
     elif trigger == ids.TABS:
-        if tab not in view.VIEWS or tab == state["view"]:
+        if tab not in view.VIEWS or tab == state["view"] or school_scope:
             raise PreventUpdate
         changes = {"view": tab, "page": 1}
     elif trigger == ids.PAGER:
@@ -314,10 +384,28 @@ def navigate(cell, click, uncertified, _filter, _submit, tab, page, size, _go, _
             raise PreventUpdate
         changes = {"size": size, "page": 1}
     elif trigger in (ids.GO, ids.JUMP):
-        target = valid_id(jump if not isinstance(jump, float) else int(jump))
-        if target is None:
+        target = _jump_target(jump)
+        if target is None or target == state["page"]:
             raise PreventUpdate
         changes = {"page": min(target, view.MAX_PAGE)}
+    elif trigger == ids.CLEAR_SCHOOL:
+        if not state["school"]:
+            raise PreventUpdate
+        changes = {"school": "", "page": 1}
     else:
-        return no_update
-    return view.stats_href(state, **changes) + keep_hash
+        raise PreventUpdate
+    href = view.stats_href(state, **changes)
+    new = view.state_of_href(href)
+    if school_scope:
+        new = view.school_view_state(new)
+    new_region = view.region_part(new)
+    new_teacher = view.teacher_part(new, school_scope)
+    # The pager shows the new page when something else than the pager chose it (GO, a new
+    # filter starting again at page 1). Only this callback writes the pager's page: the
+    # teacher list writing it too would close a loop through `navigate`.
+    return (href + keep_hash, new,
+            new_region if new_region != view.region_part(state) else no_update,
+            new_teacher if new_teacher != view.teacher_part(state, school_scope)
+            else no_update,
+            new["view"] if trigger != ids.TABS and new["view"] != state["view"] else no_update,
+            new["page"] if trigger != ids.PAGER and new["page"] != state["page"] else no_update)

@@ -13,8 +13,10 @@ from flask_login import current_user
 from sqlalchemy import Engine
 
 from data_access.db import make_engine
+from layouts.ids import Stats
 
-from . import auth, exports, pages
+from . import auth, errors, exports, pages
+from .input_guard import reject_hostile_input
 from .access import current_scope
 from .security import CSRF_COOKIE, csrf_token, csrf_valid, no_store
 from .settings import Settings
@@ -62,18 +64,56 @@ def create_app(settings: Settings | None = None) -> Flask:
         title="研修管理工作台",
         update_title=None,
         serve_locally=True,
+        # The statistics page's router decides from it whether the URL names a new page.
+        routing_callback_inputs={"page_state": dash.State(Stats.STATE, "data",
+                                                          allow_optional=True)},
     )
     app.config.include_pages_meta = False
+    app.index_string = INDEX_PAGE
+    _translate_loading_text(app)
     pages.register(app)
     state.dash_app = app
 
     # A forged pathname sent to the pages router is a bad request, not a server error.
     server.register_error_handler(
         dash.exceptions.UnsupportedRelativePath, lambda _e: (jsonify({"error": "bad path"}), 400))
+    errors.register(server)
     server.register_error_handler(OperationalError, _database_unavailable)
+    server.before_request(reject_hostile_input)
     server.before_request(_require_login)
     server.after_request(_secure_headers)
     return server
+
+
+# Dash's default page, in Chinese (the browser would otherwise offer to translate it).
+INDEX_PAGE = """<!DOCTYPE html>
+<html lang="zh-CN">
+    <head>
+        {%metas%}
+        <title>{%title%}</title>
+        {%favicon%}
+        {%css%}
+    </head>
+    <body>
+        {%app_entry%}
+        <footer>
+            {%config%}
+            {%scripts%}
+            {%renderer%}
+        </footer>
+    </body>
+</html>"""
+
+
+def _translate_loading_text(app: dash.Dash) -> None:
+    """The text shown until the first screen has rendered."""
+    interpolate = app.interpolate_index
+
+    def interpolate_index(**kwargs):
+        kwargs["app_entry"] = kwargs.get("app_entry", "").replace("Loading...", "正在加载…")
+        return interpolate(**kwargs)
+
+    app.interpolate_index = interpolate_index
 
 
 def _database_unavailable(exc):
@@ -107,9 +147,34 @@ def _require_login():
         # Double-submit check: the Dash renderer echoes the _csrf_token cookie in a header.
         if not csrf_valid(request.headers.get("X-CSRFToken")):
             abort(403)
-        if path == "/_dash-update-component" and not _router_inputs_are_paths():
+        if path == "/_dash-update-component" and not (
+                _names_a_callback() and _router_inputs_are_paths()):
             abort(400)
     return None
+
+
+def _names_a_callback() -> bool:
+    """The body names a registered callback and carries its inputs and states in the shape
+    the Dash renderer sends: anything else would fail inside Dash's dispatcher (KeyError,
+    TypeError) instead of being refused."""
+    body = request.get_json(silent=True)
+    output = body.get("output") if isinstance(body, dict) else None
+    dash_app = current_app.extensions["yanxiu"].dash_app
+    spec = dash_app.callback_map.get(output) if isinstance(output, str) else None
+    if spec is None:
+        return False
+    for part in ("inputs", "state"):
+        given = body.get(part) or []
+        if not isinstance(given, list) or len(given) != len(spec.get(part) or []):
+            return False
+        for item in given:
+            # a pattern-matching (ALL) input arrives as a list of such dicts
+            for one in (item if isinstance(item, list) else [item]):
+                if not (isinstance(one, dict) and "id" in one
+                        and isinstance(one.get("property"), str)):
+                    return False
+    changed = body.get("changedPropIds", [])
+    return isinstance(changed, list) and all(isinstance(c, str) for c in changed)
 
 
 def _router_inputs_are_paths() -> bool:

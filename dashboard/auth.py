@@ -11,6 +11,7 @@ from flask_login import LoginManager, UserMixin, current_user
 
 from data_access import accounts, audit, codes, ratelimit
 from data_access.privacy import mask_account
+from data_access.text import has_control_characters
 
 from .access import write
 from .security import client_ip, csrf_token, csrf_valid, safe_next
@@ -19,6 +20,8 @@ bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
 
 LOGIN_FAILED = "账号或密码错误"
+INVALID_ACCOUNT = "账号中包含无效字符，请重新输入"
+CONTROL_CHARACTERS = "包含无效字符，请重新输入"
 TOO_MANY = "尝试次数过多，请 15 分钟后再试"
 WINDOW = timedelta(minutes=15)
 LOGIN_LIMIT_PER_ACCOUNT = 5
@@ -73,6 +76,10 @@ def login_submit():
         abort(400, "表单已过期，请刷新页面后重试")
     account = (request.form.get("account") or "").strip()[:40]
     password = (request.form.get("password") or "")[:200]
+    if has_control_characters(account):
+        # Never looked up: PostgreSQL refuses NUL, and no account contains a control character.
+        return render_template("login.html", error=INVALID_ACCOUNT, next_path=next_path,
+                               csrf_token=csrf_token(), account=""), 400
     account_key = _rate_key("login-account", account.lower())
     ip_key = _rate_key("login-ip", client_ip())
     with write() as conn:
@@ -163,8 +170,13 @@ def register_submit():
         by_name["account"].error = "账号为 4–40 位字母、数字或 _ . @ -"
     if len(password) < 8:
         by_name["password"].error = "密码至少 8 位"
+    elif has_control_characters(password):
+        by_name["password"].error = "密码" + CONTROL_CHARACTERS
     if not name:
         by_name["name"].error = "请填写姓名"
+    elif has_control_characters(name):
+        by_name["name"].error = "姓名" + CONTROL_CHARACTERS
+        by_name["name"].value = ""
     if not PHONE_RE.match(phone):
         by_name["phone"].error = "请填写 11 位手机号"
     if not any(f.error for f in fields):
@@ -209,11 +221,22 @@ def _has_binding() -> bool:
         return bool(accounts.active_bindings(conn, current_user.id))
 
 
+def _bind_page(fields: list[Field], error: str | None = None):
+    from .pages import frame_context
+
+    return render_template("bind.html", title="权限码绑定", fields=fields,
+                           csrf_token=csrf_token(), error=error, message=None, wide=True,
+                           has_binding=_has_binding(), frame=frame_context("/bind"))
+
+
 @bp.get("/bind")
 def bind_form():
-    return render_template("bind.html", title="权限码绑定", fields=_bind_fields(),
-                           csrf_token=csrf_token(), error=None, message=None, wide=True,
-                           has_binding=_has_binding())
+    # The contact fields start with what was given at registration; the user may change them
+    # for this binding (e.g. an office phone).
+    with write() as conn:
+        user = accounts.get_user(conn, current_user.id)
+    return _bind_page(_bind_fields({"contact_name": user.name if user else "",
+                                    "contact_phone": (user.phone or "") if user else ""}))
 
 
 @bp.post("/bind")
@@ -231,11 +254,14 @@ def bind_submit():
         by_name["contact_phone"].error = "请填写 11 位手机号"
     if not by_name["org_title"].value.strip():
         by_name["org_title"].error = "请填写单位/职务"
+    for f, text in ((by_name["code"], code), (by_name["contact_name"], None),
+                    (by_name["org_title"], None)):
+        if has_control_characters(text if text is not None else f.value):
+            f.error = f.label + CONTROL_CHARACTERS
+            f.value = ""
 
     def page(status: int, error: str | None = None):
-        return render_template("bind.html", title="权限码绑定", fields=fields,
-                               csrf_token=csrf_token(), error=error, message=None, wide=True,
-                               has_binding=_has_binding()), status
+        return _bind_page(fields, error), status
 
     if any(f.error for f in fields):
         return page(400)

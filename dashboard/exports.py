@@ -56,6 +56,7 @@ from data_access.teachers import NAME_QUERY_MAX
 from data_access.vocab import STAGES, SUBJECTS
 
 from . import jobs as job_launcher
+from .errors import error_text, render_error
 from .access import current_scope, engine, read, write
 from .security import client_ip, csrf_valid
 
@@ -84,7 +85,11 @@ def _errors(exc: HTTPException):
     """导出管理 is called from scripts and the page's JavaScript: it answers JSON errors."""
     if request.path.startswith("/export/jobs"):
         return jsonify(error=JSON_ERRORS.get(exc.code, exc.name)), exc.code
-    return exc
+    # A download link opened in the browser: the product's error page.
+    title, text = error_text(exc)
+    if exc.code == 403:
+        text = "无权导出该范围的数据：只能导出您管理范围内的数据。"
+    return render_error(exc.code or 500, title, text)
 
 
 # --------------------------------------------------------------------------- request checks

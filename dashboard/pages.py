@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import dash
+from dash.exceptions import PreventUpdate
 from flask_login import current_user
 
 from callbacks import register_callbacks
 from data_access.accounts import active_bindings
 from data_access.vocab import ROLE_LABELS, ROLE_SCHOOL_ADMIN
 from layouts import admin_pages, exports_page, shell, training_list, training_stats
-from layouts.ids import Stats
+from layouts.ids import Shell, Stats
 from layouts.shell import MenuEntry, ScopeOption
 
 from .access import current_scope, read
@@ -22,12 +23,12 @@ REGION_MENU = [
     MenuEntry("管理员列表", "/admins", "基本管理"),
     MenuEntry("操作日志", "/audit", "基本管理"),
     MenuEntry("导出管理", "/exports", "基本管理"),
-    MenuEntry("权限绑定", "/bind", "基本管理"),
+    MenuEntry("权限绑定", "/bind", "基本管理", reload=True),
 ]
 SCHOOL_MENU = [
     MenuEntry("培训统计", "/", "教师研修"),
     MenuEntry("导出管理", "/exports", "基本管理"),
-    MenuEntry("权限绑定", "/bind", "基本管理"),
+    MenuEntry("权限绑定", "/bind", "基本管理", reload=True),
 ]
 
 
@@ -45,11 +46,21 @@ def _home(**_query):
     return training_list.page("培训列表")
 
 
-def _training(training_code: str = "", **query):
+def _training(**params):
+    # Dash passes the path variable, the URL's parameters and the router's State together;
+    # none of them is trusted (a URL may even name `page_state`).
     scope = current_scope()
     if scope is None:
         return shell.notice("暂无管理权限", "您的账号还没有绑定管理权限。")
-    return training_stats.page(training_code, school=scope.is_school, **query)
+    code = params.get("training_code")
+    code = code if isinstance(code, str) else ""
+    shown = params.get("page_state")
+    # The page's own controls already show the state this URL names (they changed it): keep
+    # the page and let its stores drive the callbacks, instead of rebuilding every component.
+    state = training_stats.page_state(code, scope.is_school, params)
+    if isinstance(shown, dict) and training_stats.clean_state(shown) == state:
+        raise PreventUpdate
+    return training_stats.page(code, scope.is_school, params)
 
 
 def _region_only(build):
@@ -73,7 +84,7 @@ def _exports(**_query):
 
 
 def _not_found(**_query):
-    return shell.notice("页面不存在", "您访问的页面不存在，请从左侧菜单进入。")
+    return shell.notice("页面不存在", "您访问的页面不存在或已被删除，请从左侧菜单进入。")
 
 
 def shell_layout():
@@ -113,6 +124,25 @@ def register(app: dash.Dash) -> None:
     dash.register_page("yanxiu.not_found_404", path="/404", name="页面不存在", layout=_not_found)
     app.layout = shell_layout
     register_callbacks(app)
+    # Switching 按区域查看 / 按学员查看 shows the other panel at once; the data follow from
+    # the stores (callbacks.training_stats.navigate).
+    app.clientside_callback(
+        dash.ClientsideFunction("yanxiu", "showViewPanels"),
+        dash.Output(Stats.REGION_PANEL, "style"),
+        dash.Output(Stats.TEACHER_PANEL, "style"),
+        dash.Output(Stats.NAME, "style"),
+        dash.Output(Stats.REGION_EXPORTS, "style"),
+        dash.Output(Stats.TEACHER_EXPORTS, "style"),
+        dash.Input(Stats.TABS, "active_tab"),
+        prevent_initial_call=True,
+    )
+    # The menu highlight follows client-side navigation without a server round trip.
+    app.clientside_callback(
+        dash.ClientsideFunction("yanxiu", "highlightMenu"),
+        dash.Output({"type": Shell.MENU_ITEM, "href": dash.ALL}, "className"),
+        dash.Input(Shell.PAGES_LOCATION, "pathname"),
+        dash.State({"type": Shell.MENU_ITEM, "href": dash.ALL}, "id"),
+    )
     # Runs in the browser: the server side of it is POST /export/jobs, which checks the scope.
     app.clientside_callback(
         dash.ClientsideFunction("yanxiu", "requestExport"),
@@ -122,3 +152,20 @@ def register(app: dash.Dash) -> None:
         dash.State(Stats.STATE, "data"),
         prevent_initial_call=True,
     )
+
+
+def frame_context(path: str) -> dict | None:
+    """The product frame (top bar, menu with the current entry highlighted) for the pages
+    rendered outside Dash: 权限绑定 and error pages. None without a logged-in user."""
+    if not current_user.is_authenticated:
+        return None
+    with read() as conn:
+        bindings = active_bindings(conn, current_user.id)
+    scope = current_scope()
+    label = next((f"{b.scope_name} · {ROLE_LABELS[b.role]}" for b in bindings
+                  if scope and b.id == scope.binding_id), "")
+    menu = [(group, [{"label": e.label, "href": e.href,
+                      "active": shell.menu_entry_active(e.href, path)} for e in items])
+            for group, items in shell.menu_groups(menu_for(scope.role if scope else None))]
+    return {"user_name": current_user.name, "scope_label": label, "menu": menu,
+            "csrf_token": csrf_token()}

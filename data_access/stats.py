@@ -279,6 +279,8 @@ INDICATORS: dict[str, tuple[str, str]] = {
     "hours_average": ("人均学时", "hours"),
 }
 DEFAULT_INDICATORS = ("participants", "participation_rate")
+# A school has no 专任教师数 of its own (SPEC §5.3), so 参训率 has no value there.
+SCHOOL_DEFAULT_INDICATORS = ("participants", "completed_rate")
 
 
 def indicator_value(c: Counts, key: str) -> float | None:
@@ -299,7 +301,7 @@ def comparison_series(rows: list[TableRow]) -> list[dict]:
     """The chart's points: the sub-regions (or schools) of the table, without the current row
     and the 直属学校 row, with every indicator's numeric value."""
     return [
-        {"key": r.key, "name": r.name, "drillable": r.drillable,
+        {"key": r.key, "name": r.name, "kind": r.kind, "drillable": r.drillable,
          **{k: indicator_value(r.counts, k) for k in INDICATORS}}
         for r in rows if r.kind in ("region", "school")
     ]
@@ -328,4 +330,4 @@ def school_subject_series(conn: Connection, snapshot_id: int, training: Training
     )
     rows = [TableRow(r[0], "school", r[0], _counts(tuple(int(v or 0) for v in r[1:]), None))
             for r in conn.execute(_filter(stmt, AggSchool, f))]
-    return [{**p, "drillable": False} for p in comparison_series(rows)]
+    return [{**p, "kind": "subject", "drillable": False} for p in comparison_series(rows)]

@@ -7,6 +7,8 @@ class Shell(StrEnum):
     NAV = "shell-nav"  # dcc.Location used by callbacks to navigate without a reload
     SCOPE_SWITCHER = "shell-scope-switcher"
     SCOPE_SWITCH_RELOAD = "shell-scope-reload"
+    MENU_ITEM = "shell-menu-item"  # pattern-matching id type: {"type": MENU_ITEM, "href": …}
+    PAGES_LOCATION = "_pages_location"  # Dash pages' own dcc.Location (in page_container)
 
 
 class TrainingList(StrEnum):
@@ -40,7 +42,17 @@ class Stats(StrEnum):
     EXPORT_JOB_CSV = "st-export-job-csv"
     EXPORT_JOB_XLSX = "st-export-job-xlsx"
     EXPORT_MESSAGE = "st-export-message"
-    STATE = "st-state"
+    # The page's own navigation: every output of `navigate` lies inside the page, so the
+    # renderer never calls it when the page is (re)built.
+    NAV = "st-nav"
+    STATE = "st-state"  # the whole view state named by the URL
+    REGION_STATE = "st-region-state"  # its part the cards, chart and region table depend on
+    TEACHER_STATE = "st-teacher-state"  # its part the teacher list depends on (None: not shown)
+    SCHOOL_FILTER = "st-school-filter"
+    SCHOOL_FILTER_BOX = "st-school-filter-box"
+    CLEAR_SCHOOL = "st-clear-school"
+    REGION_EXPORTS = "st-region-exports"
+    TEACHER_EXPORTS = "st-teacher-exports"
     HEADER = "st-header"
     ERROR = "st-error"
     UNCERTIFIED = "st-uncertified"

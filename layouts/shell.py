@@ -18,12 +18,31 @@ class MenuEntry:
     label: str
     href: str
     group: str
+    # A screen served outside Dash (a server-rendered form such as 权限绑定): the menu opens it
+    # with a full page load, since Dash's client-side router only knows its own pages.
+    reload: bool = False
 
 
 @dataclass(frozen=True)
 class ScopeOption:
     binding_id: int
     label: str
+
+
+def menu_groups(entries: list[MenuEntry]) -> list[tuple[str, list[MenuEntry]]]:
+    """The entries by menu group, groups in the order of their first entry."""
+    groups: dict[str, list[MenuEntry]] = {}
+    for e in entries:
+        groups.setdefault(e.group, []).append(e)
+    return list(groups.items())
+
+
+def menu_entry_active(href: str, path: str) -> bool:
+    """The menu entry a path belongs to (the same rule as `highlightMenu` in assets/menu.js):
+    the training list also owns the statistics pages of its trainings."""
+    if href == "/":
+        return path == "/" or path.startswith("/training/")
+    return path == href or path.startswith(href + "/")
 
 
 def top_bar(user_name: str, scope_label: str, scopes: list[ScopeOption], active: int | None,
@@ -62,13 +81,13 @@ def top_bar(user_name: str, scope_label: str, scopes: list[ScopeOption], active:
 
 
 def left_menu(entries: list[MenuEntry]):
-    groups: dict[str, list[MenuEntry]] = {}
-    for e in entries:
-        groups.setdefault(e.group, []).append(e)
     children = []
-    for group, items in groups.items():
+    for group, items in menu_groups(entries):
         children.append(html.Div(group, className="menu-group"))
-        children.extend(dcc.Link(i.label, href=i.href, className="menu-item") for i in items)
+        for i in items:
+            item_id = {"type": Shell.MENU_ITEM, "href": i.href}
+            link = html.A if i.reload else dcc.Link
+            children.append(link(i.label, href=i.href, id=item_id, className="menu-item"))
     return html.Nav(children, className="leftmenu")
 
 
@@ -90,6 +109,9 @@ def shell(user_name: str, scope_label: str, scopes: list[ScopeOption], active: i
     )
 
 
-def notice(title: str, text: str):
-    """A full-width message panel (no binding, no access, errors)."""
-    return html.Div([html.H3(title), html.P(text)], className="notice")
+def notice(title: str, text: str, back: tuple[str, str] | None = ("返回首页", "/")):
+    """A full-width message panel (no binding, no access, errors) with a way back."""
+    children = [html.H3(title), html.P(text)]
+    if back is not None:
+        children.append(dcc.Link(back[0], href=back[1], className="btn btn-primary btn-sm"))
+    return html.Div(children, className="notice")

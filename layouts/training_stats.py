@@ -6,17 +6,19 @@ callbacks that check the scope.
 
 from __future__ import annotations
 
-from urllib.parse import quote, urlencode
+from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from data_access.metrics import DEFINITIONS, MISSING_DENOMINATOR_TIP, REGION_TABLE_COLUMNS
-from data_access.stats import DEFAULT_INDICATORS, INDICATORS
-from data_access.teachers import PAGE_SIZES
+from data_access.stats import DEFAULT_INDICATORS, INDICATORS, SCHOOL_DEFAULT_INDICATORS
+from data_access.teachers import NAME_QUERY_MAX, PAGE_SIZES
+from data_access.text import has_control_characters
 from data_access.vocab import STAGES, SUBJECTS
 
-from .format import UNCERTIFIED_OPTIONS, data_grid, dropdown, options
+from .comparison_chart import empty_figure
+from .format import UNCERTIFIED_OPTIONS, data_grid, dropdown, grid_options, options
 from .ids import Stats as ids
 
 # Fields whose `—` means a missing 专任教师数 (the tooltip says so).
@@ -25,21 +27,40 @@ VIEWS = ("regions", "teachers")
 MAX_PAGE = 10_000_000
 
 
+REGION_PAGE_SIZE = 20  # rows of the 按区域查看 table per page (a county may have 100+ schools)
+
+
 def region_columns() -> list[dict]:
+    """Every column sorts over all rows of the table (the grid holds them all); the current
+    region's row is pinned on top and never moves."""
+    # Eleven columns fit the 990 px a 1280 px screen leaves beside the menu: long school
+    # names wrap onto a second line instead of being cut off.
     cols = [{
         "field": "name", "headerName": "区域名称", "pinned": "left", "minWidth": 150, "flex": 1.6,
-        "cellRenderer": "RegionName",
+        "cellRenderer": "RegionName", "sortable": True, "wrapText": True, "autoHeight": True,
+        "cellStyle": {"lineHeight": "20px", "paddingTop": "9px", "paddingBottom": "9px"},
+        "comparator": {"function": "compareChineseText"},
     }]
     for label, field in REGION_TABLE_COLUMNS:
         col = {"field": field, "headerName": label, "minWidth": 78, "flex": 1,
-               "type": "rightAligned"}
+               "type": "rightAligned", "sortable": True,
+               "comparator": {"function": "compareDisplayedNumbers"}}
         if field == "progress":
-            col.update(cellRenderer="ProgressBar", minWidth=140, flex=1.6, type=None)
+            col.update(cellRenderer="ProgressBar", minWidth=118, flex=1.5, type=None)
         if field in DENOMINATOR_FIELDS:
             col["tooltipValueGetter"] = {
                 "function": f"params.value === '—' ? '{MISSING_DENOMINATOR_TIP}' : null"}
         cols.append({k: v for k, v in col.items() if v is not None})
     return cols
+
+
+def region_grid_options(rows: int) -> dict:
+    """The grid's own paging, only when the rows do not fit one page."""
+    options = grid_options("暂无数据")
+    if rows > REGION_PAGE_SIZE:
+        options.update(pagination=True, paginationPageSize=REGION_PAGE_SIZE,
+                       paginationPageSizeSelector=False)
+    return options
 
 
 TEACHER_COLUMNS = [
@@ -56,28 +77,68 @@ TEACHER_COLUMNS = [
 
 
 def _int(value, default: int, low: int, high: int) -> int:
+    if isinstance(value, bool):
+        return default
     try:
         n = int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return default
     return n if low <= n <= high else default
 
 
+def _text(value, limit: int) -> str:
+    """A text parameter from the URL or the browser; anything else, or text with control
+    characters (never part of a code or a name), counts as not given."""
+    if not isinstance(value, str) or has_control_characters(value, allow_whitespace=True):
+        return ""
+    return value.strip()[:limit]
+
+
+STATE_KEYS = ("training", "region", "school", "view", "stage", "subject", "uncertified",
+              "page", "size", "q")
+# The parts of the state each view depends on: changing a page of the teacher list must not
+# re-query the cards, the chart and the region table, and the other way round.
+REGION_KEYS = ("training", "region", "stage", "subject", "uncertified")
+TEACHER_KEYS = ("training", "region", "school", "stage", "subject", "uncertified", "page",
+                "size", "q")
+
+
 def parse_state(training_code="", region="", view="regions", stage="", subject="",
-                uncertified="include", page="1", size="10", q="") -> dict:
-    """The view state named by the URL, with everything malformed replaced by defaults."""
-    text = lambda v: v if isinstance(v, str) else ""  # noqa: E731
+                uncertified="include", page="1", size="10", q="", school="") -> dict:
+    """The view state named by the URL, with everything malformed replaced by defaults.
+    Codes are only requests here: the callbacks authorize them against the session's scope."""
+    size_n = _int(size, 10, 10, 50)
     return {
-        "training": text(training_code)[:40],
-        "region": text(region)[:40],
+        "training": _text(training_code, 40),
+        "region": _text(region, 40),
+        "school": _text(school, 40),
         "view": view if view in VIEWS else "regions",
         "stage": stage if stage in STAGES else "",
         "subject": subject if subject in SUBJECTS else "",
         "uncertified": "exclude" if uncertified == "exclude" else "include",
         "page": _int(page, 1, 1, MAX_PAGE),
-        "size": _int(size, 10, 10, 50) if _int(size, 10, 10, 50) in PAGE_SIZES else 10,
-        "q": text(q).strip()[:30],
+        "size": size_n if size_n in PAGE_SIZES else 10,
+        "q": _text(q, NAME_QUERY_MAX),
     }
+
+
+def clean_state(raw) -> dict | None:
+    """A state sent back by the browser, re-parsed exactly like a URL; None if malformed."""
+    if not isinstance(raw, dict):
+        return None
+    return parse_state(*(raw.get(k) for k in ("training", "region", "view", "stage", "subject",
+                                               "uncertified", "page", "size", "q", "school")))
+
+
+def region_part(state: dict) -> dict:
+    return {k: state[k] for k in REGION_KEYS}
+
+
+def teacher_part(state: dict, school_scope: bool = False) -> dict | None:
+    """None while the teacher list is not shown (a region admin on 按区域查看)."""
+    if state["view"] != "teachers" and not school_scope:
+        return None
+    return {k: state[k] for k in TEACHER_KEYS}
 
 
 def stats_query(state: dict) -> str:
@@ -88,6 +149,8 @@ def stats_query(state: dict) -> str:
             params[key] = state[key]
     if state.get("view") == "teachers":
         params["view"] = "teachers"
+        if state.get("school"):
+            params["school"] = state["school"]
         if state.get("page", 1) != 1:
             params["page"] = state["page"]
         if state.get("size", 10) != 10:
@@ -102,6 +165,14 @@ def stats_href(state: dict, **changes) -> str:
     return f"/training/{quote(new['training'], safe='')}{stats_query(new)}"
 
 
+def state_of_href(href: str) -> dict:
+    """The state a `stats_href` names (what the page's router will parse from it)."""
+    parts = urlsplit(href)
+    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    code = unquote(parts.path.removeprefix("/training/"))
+    return parse_state(code, **{k: v for k, v in query.items() if k in STATE_KEYS})
+
+
 def export_href(state: dict, table: str, fmt: str = "csv") -> str:
     params = {k: state.get(k) or "" for k in ("region", "stage", "subject")}
     if table == "teachers":
@@ -111,13 +182,17 @@ def export_href(state: dict, table: str, fmt: str = "csv") -> str:
             + urlencode(params))
 
 
-def indicators_from_hash(hash_value) -> list[str]:
+def default_indicators(school: bool) -> list[str]:
+    return list(SCHOOL_DEFAULT_INDICATORS if school else DEFAULT_INDICATORS)
+
+
+def indicators_from_hash(hash_value, school: bool = False) -> list[str]:
     """`#ind=participants,learning_rate` → known indicator keys (defaults when none)."""
     if isinstance(hash_value, str) and hash_value.startswith("#ind="):
         keys = [k for k in hash_value[5:].split(",") if k in INDICATORS]
         if keys:
             return list(dict.fromkeys(keys))[:6]
-    return list(DEFAULT_INDICATORS)
+    return default_indicators(school)
 
 
 def indicators_hash(keys: list[str]) -> str:
@@ -140,14 +215,14 @@ def _filters(state: dict, view: str):
     children = [
         html.Label("学段:", htmlFor=ids.STAGE),
         dropdown(id=ids.STAGE, options=options(STAGES), value=state["stage"],
-                     clearable=False, searchable=False, className="dd"),
+                 clearable=False, searchable=False, className="dd"),
         html.Label("学科领域:", htmlFor=ids.SUBJECT),
         dropdown(id=ids.SUBJECT, options=options(SUBJECTS), value=state["subject"],
-                     clearable=False, className="dd"),
+                 clearable=False, className="dd"),
         dcc.Input(id=ids.NAME, type="text", placeholder="请输入姓名", value=state["q"],
-                  maxLength=30, debounce=False, n_submit=0,
+                  maxLength=NAME_QUERY_MAX, debounce=False, n_submit=0,
                   className="form-control form-control-sm keyword",
-                  style={} if view == "teachers" else {"display": "none"}),
+                  style=_shown(view == "teachers")),
         html.Button("筛选", id=ids.FILTER, n_clicks=0, className="btn btn-primary btn-sm"),
         html.Span(className="spacer"),
         # The region table is small: plain download links. The teacher list may be large: the
@@ -156,23 +231,33 @@ def _filters(state: dict, view: str):
             html.A("导出 CSV", id=ids.EXPORT, href="", className="btn btn-outline-primary btn-sm"),
             html.A("导出 Excel", id=ids.EXPORT_XLSX, href="",
                    className="btn btn-outline-primary btn-sm"),
-        ], className="export-links", style={} if view == "regions" else {"display": "none"}),
+        ], id=ids.REGION_EXPORTS, className="export-links", style=_shown(view == "regions")),
         html.Span([
             html.Button("导出 CSV", id=ids.EXPORT_JOB_CSV, n_clicks=0,
                         className="btn btn-outline-primary btn-sm"),
             html.Button("导出 Excel", id=ids.EXPORT_JOB_XLSX, n_clicks=0,
                         className="btn btn-outline-primary btn-sm"),
-        ], className="export-links", style={} if view == "teachers" else {"display": "none"}),
+        ], id=ids.TEACHER_EXPORTS, className="export-links", style=_shown(view == "teachers")),
     ]
     return html.Div([html.Div(children, className="filter-bar"),
                      html.Div(id=ids.EXPORT_MESSAGE, className="export-message")])
+
+
+def _shown(visible: bool) -> dict:
+    return {} if visible else {"display": "none"}
 
 
 def _teacher_panel(state: dict):
     return html.Div(
         id=ids.TEACHER_PANEL,
         children=[
-            html.Div("数据明细", className="panel-title"),
+            html.Div([html.Span("数据明细", className="panel-title"),
+                      html.Span([html.Span(id=ids.SCHOOL_FILTER, className="chip"),
+                                 html.Button("查看全部学员", id=ids.CLEAR_SCHOOL, n_clicks=0,
+                                             className="btn btn-link btn-sm")],
+                                id=ids.SCHOOL_FILTER_BOX, className="school-filter",
+                                style=_shown(bool(state["school"])))],
+                     className="panel-head"),
             data_grid(ids.TEACHER_GRID, TEACHER_COLUMNS, "params.data.row_id"),
             html.Div(
                 className="pager-row",
@@ -182,31 +267,54 @@ def _teacher_panel(state: dict):
                                    first_last=True, previous_next=True, fully_expanded=False,
                                    size="sm"),
                     dropdown(id=ids.PAGE_SIZE, value=state["size"], clearable=False,
-                                 searchable=False, className="dd-size",
-                                 options=[{"label": f"{n}条/页", "value": n} for n in PAGE_SIZES]),
+                             searchable=False, className="dd-size",
+                             options=[{"label": f"{n}条/页", "value": n} for n in PAGE_SIZES]),
                     html.Span("跳至"),
-                    dcc.Input(id=ids.JUMP, type="number", min=1, step=1, debounce=True,
+                    # Committed on every keystroke: GO then reads the number typed, with no
+                    # extra round trip when the box loses focus.
+                    dcc.Input(id=ids.JUMP, type="text", inputMode="numeric", pattern="[0-9]*",
+                              maxLength=8, debounce=False, n_submit=0,
                               className="form-control form-control-sm jump"),
                     html.Span("页"),
-                    html.Button("GO", id=ids.GO, n_clicks=0, className="btn btn-outline-primary btn-sm"),
+                    html.Button("GO", id=ids.GO, n_clicks=0,
+                                className="btn btn-outline-primary btn-sm"),
                 ],
             ),
         ],
-        style={} if state["view"] == "teachers" else {"display": "none"},
+        style=_shown(state["view"] == "teachers"),
     )
 
 
-def page(training_code: str = "", school: bool = False, **query):
-    """``school``: the 学校管理员's page (§5.3) — the school's cards, 各学科参训情况对比 and the
-    teacher list; no region table."""
-    state = parse_state(training_code, **{k: v for k, v in query.items() if k in (
-        "region", "view", "stage", "subject", "uncertified", "page", "size", "q")})
-    if school:
-        state = {**state, "view": "teachers", "region": ""}
+def school_filter(name: str | None) -> tuple[str, dict]:
+    """The school a teacher list is narrowed to (from a click on a school), and whether the
+    chip with its way out (查看全部学员) shows."""
+    return (f"学校：{name}", _shown(True)) if name else ("", _shown(False))
+
+
+def school_view_state(state: dict) -> dict:
+    """A 学校管理员 always sees the teacher list of their own school."""
+    return {**state, "view": "teachers", "region": "", "school": ""}
+
+
+def page_state(training_code: str, school_scope: bool, query: dict) -> dict:
+    """The state of the page the URL names (``query``: the URL's parameters)."""
+    state = parse_state(training_code, **{k: v for k, v in query.items()
+                                          if k in STATE_KEYS and k != "training"})
+    return school_view_state(state) if school_scope else state
+
+
+def page(training_code: str = "", school_scope: bool = False, query: dict | None = None):
+    """``school_scope``: the 学校管理员's page (§5.3) — the school's cards, 各学科参训情况对比
+    and the teacher list; no region table."""
+    state = page_state(training_code, school_scope, query or {})
+    school = school_scope
     return html.Div(
         className="page",
         children=[
+            dcc.Location(id=ids.NAV, refresh="callback-nav"),
             dcc.Store(id=ids.STATE, data=state),
+            dcc.Store(id=ids.REGION_STATE, data=region_part(state)),
+            dcc.Store(id=ids.TEACHER_STATE, data=teacher_part(state, school)),
             dcc.Location(id=ids.HASH, refresh=False),
             dcc.Store(id=ids.CHART_DATA),
             html.Div(id=ids.HEADER, className="stats-header"),
@@ -246,11 +354,13 @@ def page(training_code: str = "", school: bool = False, **query):
                                     id=ids.INDICATORS, multi=True, clearable=False,
                                     options=[{"label": label, "value": key}
                                              for key, (label, _) in INDICATORS.items()],
-                                    value=list(DEFAULT_INDICATORS), className="dd-indicators"),
+                                    value=default_indicators(school),
+                                    className="dd-indicators"),
                             ], className="chart-head"),
-                            dcc.Graph(id=ids.CHART, figure=empty_figure(),
-                                      config={"displayModeBar": False, "locale": "zh-CN"},
-                                      className="chart"),
+                            html.Div(
+                                dcc.Graph(id=ids.CHART, figure=empty_figure(),
+                                          config={"displayModeBar": False}, className="chart"),
+                                className="chart-scroll"),
                         ],
                     ),
                     dbc.Tabs([dbc.Tab(label="按区域查看", tab_id="regions",
@@ -260,12 +370,12 @@ def page(training_code: str = "", school: bool = False, **query):
                     _filters(state, state["view"]),
                     html.Div(
                         id=ids.REGION_PANEL,
-                        children=[data_grid(ids.GRID, region_columns(), "params.data.row_id",
-                                        getRowStyle={"styleConditions": [
-                                            {"condition": "params.data.kind === 'current'",
-                                             "style": {"fontWeight": "600",
-                                                       "backgroundColor": "#f3f7ff"}}]})],
-                        style={} if state["view"] == "regions" else {"display": "none"},
+                        children=[data_grid(
+                            ids.GRID, region_columns(), "params.data.row_id",
+                            getRowStyle={"styleConditions": [
+                                {"condition": "params.data.kind === 'current'",
+                                 "style": {"fontWeight": "600", "backgroundColor": "#f3f7ff"}}]})],
+                        style=_shown(state["view"] == "regions"),
                     ),
                     _teacher_panel(state),
                 ],
@@ -315,85 +425,3 @@ def breadcrumb(items: list[tuple[str, str | None]]):
 
 def error_panel(text: str):
     return dbc.Alert(text, color="warning", className="error-panel")
-
-
-def empty_figure(message: str = "") -> dict:
-    """Figures are plain dicts: building plotly objects costs more than the query behind them."""
-    return {"data": [], "layout": {
-        "height": 360, "margin": {"l": 50, "r": 50, "t": 20, "b": 60}, "plot_bgcolor": "#fff",
-        "xaxis": {"visible": False}, "yaxis": {"visible": False},
-        "annotations": [{"text": message, "showarrow": False, "x": 0.5, "y": 0.5,
-                         "xref": "paper", "yref": "paper"}] if message else []}}
-
-
-COLORS = ["#1f6feb", "#12b886", "#f59f00", "#845ef7", "#e8590c", "#0ca678", "#d6336c"]
-
-
-def comparison_traces(points: list[dict], keys: list[str]) -> tuple[list[dict], list[str]]:
-    """Bars (counts, left axis) and lines (ratios and 人均学时, right axis), sorted by the first
-    indicator, largest first. Returns plotly trace dicts and the category order."""
-    first = keys[0]
-    ordered = sorted(points, key=lambda p: (-(p.get(first) or 0), p["name"]))
-    names = [p["name"] for p in ordered]
-    traces = []
-    for i, key in enumerate(keys):
-        label, kind = INDICATORS[key]
-        values = [p.get(key) for p in ordered]
-        common = dict(name=label, x=names, y=values, customdata=[p["key"] for p in ordered],
-                      marker=dict(color=COLORS[i % len(COLORS)]))
-        if kind == "count":
-            traces.append(dict(type="bar", hovertemplate="%{x}<br>" + label + "：%{y}<extra></extra>",
-                               **common))
-        else:
-            suffix = "%" if kind == "ratio" else ""
-            if all(v is None for v in values):
-                # e.g. 参训率 of schools (专任教师数 is kept per region): say so in the legend
-                # instead of drawing an empty axis.
-                common["name"] = label + "（暂无数据）"
-            traces.append(dict(type="scatter", mode="lines+markers", yaxis="y2",
-                               hovertemplate="%{x}<br>" + label + "：%{y}" + suffix + "<extra></extra>",
-                               **common))
-    return traces, names
-
-
-def comparison_figure(points: list[dict], keys: list[str]) -> dict:
-    if not points:
-        return empty_figure("暂无下级区域数据")
-    traces, names = comparison_traces(points, keys)
-    return {"data": traces, "layout": comparison_layout(names, keys, traces)}
-
-
-def comparison_layout(names: list[str], keys: list[str], traces: list[dict]) -> dict:
-    kinds = {INDICATORS[k][1] for k in keys}
-    largest_bar = max((v or 0 for t in traces if t["type"] == "bar" for v in t["y"]), default=0)
-    right_values = [v for t in traces if t.get("yaxis") == "y2" for v in t["y"]]
-    right_empty = all(v is None for v in right_values)
-    # Ratios (%) and 人均学时 share the right axis; a % suffix only when every line is a ratio.
-    right_units = [u for kind, u in (("ratio", "%"), ("hours", "学时")) if kind in kinds]
-    right_title = " / ".join(right_units)
-    percent_axis = right_units == ["%"]
-    many = len(names) > 12
-    return dict(
-        height=380 if not many else 440,
-        margin=dict(l=50, r=55, t=30, b=110 if many else 60),
-        barmode="group",
-        plot_bgcolor="#fff",
-        legend=dict(orientation="h", y=1.1, x=0, yanchor="bottom"),
-        hovermode="x unified",
-        xaxis=dict(categoryorder="array", categoryarray=names, tickangle=-45 if many else 0,
-                   automargin=True, visible=True),
-        # Axis titles must be objects (plotly.js ignores a bare string), and the right axis
-        # picks its own round ticks: an overlaying axis otherwise copies the left axis's
-        # gridlines and lands on values such as 20.4%.
-        # Whole numbers as the table shows them ("25000", not the SI "25k"); with only a few
-        # people per bar, one tick per person so that no two ticks round to the same label.
-        yaxis=dict(title=dict(text="人数"), gridcolor="#eef1f5", rangemode="tozero",
-                   tickformat="d", automargin=True,
-                   visible=any(t["type"] == "bar" for t in traces),
-                   **({"dtick": 1} if largest_bar <= 10 else {})),
-        yaxis2=dict(title=dict(text=right_title), overlaying="y", side="right",
-                    visible=not right_empty,
-                    rangemode="tozero", tickmode="auto", showgrid=False, automargin=True,
-                    ticksuffix="%" if percent_axis else ""),
-        font=dict(family="Noto Sans CJK SC, Microsoft YaHei, sans-serif", size=12),
-    )

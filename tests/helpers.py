@@ -64,6 +64,37 @@ def call_callback(client, outputs: list[str] | str, inputs: list[dict],
                        headers={"Content-Type": "application/json", "X-CSRFToken": token})
 
 
+def find_callback(client, output: str) -> dict:
+    """The callback (from /_dash-dependencies) one of whose outputs is ``output`` ("id.prop",
+    without the "@hash" of allow_duplicate outputs)."""
+    for dep in client.get("/_dash-dependencies").get_json():
+        names = [o.split("@")[0] for o in dep["output"].strip(".").split("...")]
+        if output in names and not dep.get("clientside_function"):
+            return dep
+    raise LookupError(output)
+
+
+def fire(client, output: str, values: dict, changed: list[str] | None = None):
+    """POST the callback that writes ``output``, its inputs and states taken from ``values``
+    ("id.prop" → value; missing ones are None), exactly as the Dash renderer builds it."""
+    dep = find_callback(client, output)
+    outputs = dep["output"].strip(".").split("...") if dep["output"].startswith("..") else [
+        dep["output"]]
+
+    def slot(spec):
+        key = f"{spec['id']}.{spec['property']}"
+        return {"id": spec["id"], "property": spec["property"], "value": values.get(key)}
+
+    with client.session_transaction() as s:
+        token = s.get("csrf", "")
+    specs = [_spec(o) for o in outputs]
+    body = {"output": dep["output"], "outputs": specs if len(specs) > 1 else specs[0],
+            "inputs": [slot(i) for i in dep["inputs"]], "state": [slot(i) for i in dep["state"]],
+            "changedPropIds": changed or [next(iter(values))]}
+    return client.post("/_dash-update-component", data=json.dumps(body),
+                       headers={"Content-Type": "application/json", "X-CSRFToken": token})
+
+
 def _spec(text: str) -> dict:
     cid, prop = text.rsplit(".", 1)
     return {"id": cid, "property": prop.split("@")[0]}
@@ -128,13 +159,43 @@ def text_of(resp) -> str:
 
 STATS_RENDER_OUTPUTS = ["st-header.children", "st-error.children", "st-body.style",
                         "st-cards.children", "st-region-grid.rowData",
+                        "st-region-grid.pinnedTopRowData", "st-region-grid.dashGridOptions",
                         "st-chart-data.data", "st-export.href", "st-export-xlsx.href"]
+TEACHER_OUTPUTS = ["st-teacher-grid.rowData", "st-summary.children", "st-pager.max_value",
+                   "st-school-filter.children", "st-school-filter-box.style"]
+REGION_KEYS = ("training", "region", "stage", "subject", "uncertified")
 
 
 def stats_state(**changes) -> dict:
-    base = {"training": "T2022", "region": "", "view": "regions", "stage": "", "subject": "",
-            "uncertified": "include", "page": 1, "size": 10, "q": ""}
+    base = {"training": "T2022", "region": "", "school": "", "view": "regions", "stage": "",
+            "subject": "", "uncertified": "include", "page": 1, "size": 10, "q": ""}
     return {**base, **changes}
+
+
+def region_state(**changes) -> dict:
+    """The part of the state the cards, chart and region table are rendered from."""
+    state = stats_state(**changes)
+    return {k: state[k] for k in REGION_KEYS}
+
+
+def render_region(client, **state):
+    """The 按区域查看 render callback as the browser calls it (the response's outputs)."""
+    value = region_state(**state) if "raw" not in state else state["raw"]
+    return call_callback(client, STATS_RENDER_OUTPUTS,
+                         [{"id": "st-region-state", "property": "data", "value": value}])
+
+
+def table_rows(response: dict) -> list[dict]:
+    """The table as on screen: the pinned current region, then the other rows."""
+    grid = response["st-region-grid"]
+    return list(grid.get("pinnedTopRowData") or []) + list(grid.get("rowData") or [])
+
+
+def render_teachers(client, **state):
+    """The teacher list callback as the browser calls it."""
+    value = {k: v for k, v in stats_state(view="teachers", **state).items() if k != "view"}
+    return call_callback(client, TEACHER_OUTPUTS,
+                         [{"id": "st-teacher-state", "property": "data", "value": value}])
 
 
 def browser_login(page, base_url: str, account: str, password: str) -> None:

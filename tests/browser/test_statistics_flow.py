@@ -14,53 +14,17 @@ import pytest
 from data_access.demo import IMPORT_ORDER, generate
 from data_access.importers import import_file
 from data_access.refresh import refresh
+from tests.browser.stats_page import (
+    region_rows,
+    summary,
+    teacher_rows,
+    wait_current_region,
+    wait_rows_changed,
+    wait_summary,
+)
 from tests.helpers import PASSWORD, browser_login, make_admin
 
 pytestmark = pytest.mark.browser
-
-
-def first_column(page, grid="#st-region-grid"):
-    return page.eval_on_selector_all(
-        f"{grid} .ag-pinned-left-cols-container .ag-row",
-        "rows => rows.sort((a, b) => a.getAttribute('row-index') - b.getAttribute('row-index'))"
-        ".map(r => r.innerText.trim())")
-
-
-def grid_cells(page, grid):
-    return page.eval_on_selector_all(
-        f"{grid} .ag-center-cols-container .ag-row",
-        "rows => rows.sort((a, b) => a.getAttribute('row-index') - b.getAttribute('row-index'))"
-        ".map(r => Array.from(r.querySelectorAll('.ag-cell')).map(c => c.innerText.trim()))")
-
-
-def wait_first_row(page, name):
-    page.wait_for_function(
-        """name => { const r = document.querySelector(
-              "#st-region-grid .ag-pinned-left-cols-container .ag-row[row-index='0']");
-              return r && r.innerText.trim() === name; }""", arg=name)
-
-
-def mark_stale(page):
-    """Tag the current page body; the next URL change re-renders it without the tag."""
-    page.evaluate("document.querySelector('.page').dataset.stale = '1'")
-
-
-def wait_fresh(page, grid):
-    page.wait_for_function(
-        """g => { const p = document.querySelector('.page');
-                  return p && !p.dataset.stale &&
-                     document.querySelector(g + " .ag-center-cols-container .ag-row[row-index='0']"); }""",
-        arg=grid)
-
-
-def summary(page):
-    return page.inner_text("#st-summary").strip()
-
-
-def wait_summary(page, pattern):
-    page.wait_for_function(
-        "p => new RegExp(p).test(document.querySelector('#st-summary').innerText)", arg=pattern)
-    return re.search(pattern, summary(page))
 
 
 def test_statistics_flow(app, live_server, browser_page, tmp_path):
@@ -74,7 +38,7 @@ def test_statistics_flow(app, live_server, browser_page, tmp_path):
 
     browser_login(page, live_server, account, PASSWORD)
     page.click("#tl-grid .ag-row[row-id='2022SUMMER'] .link-cell")
-    wait_first_row(page, "福建省")
+    wait_current_region(page, "福建省")
     page.wait_for_selector("#st-chart .trace.bars")
     page.shot("training")
 
@@ -102,59 +66,60 @@ def test_statistics_flow(app, live_server, browser_page, tmp_path):
 
     # drill down two levels, then back up with the breadcrumb
     page.click("#st-region-grid .ag-pinned-left-cols-container >> text=莆田市")
-    wait_first_row(page, "莆田市")
+    wait_current_region(page, "莆田市")
     page.click("#st-region-grid .ag-pinned-left-cols-container >> text=仙游县")
-    wait_first_row(page, "仙游县")
+    wait_current_region(page, "仙游县")
     page.wait_for_function(
         "() => document.querySelector('#st-breadcrumb').innerText.replace(/\\n/g, '')"
         " === '福建省 / 莆田市 / 仙游县'")
     page.shot("county")
     page.click("#st-breadcrumb >> text=莆田市")
-    wait_first_row(page, "莆田市")
+    wait_current_region(page, "莆田市")
     assert "learning_rate" in page.evaluate("location.hash")  # indicators survive navigation
 
     # filter 学段 = 小学
+    before = region_rows(page)
     page.click("#st-stage")
     page.get_by_role("option", name="小学").click()
-    mark_stale(page)
     page.click("#st-filter")
     page.wait_for_function("() => decodeURIComponent(location.search).includes('stage=小学')")
-    wait_fresh(page, "#st-region-grid")
-    wait_first_row(page, "莆田市")
-    participants = grid_cells(page, "#st-region-grid")[0][1]
+    wait_rows_changed(page, "#st-region-grid", before)
+    wait_current_region(page, "莆田市")
+    participants = region_rows(page)[0][2]
     page.shot("filtered")
 
     # 按学员查看: the count equals the table's 参训人数 under the same filters
-    mark_stale(page)
     page.click("text=按学员查看")
-    wait_fresh(page, "#st-teacher-grid")
     m = wait_summary(page, r"当前第 1 页/共 (\d+) 页, 共有 (\d+) 条记录")
     pages, total = int(m.group(1)), int(m.group(2))
     assert total == int(participants) and pages == -(-total // 10)
+    assert page.is_hidden("#st-region-panel") and page.is_visible("#st-teacher-panel")
     page.shot("teachers")
 
     # 跳至 the last page
+    first_rows = teacher_rows(page)
     page.fill("#st-jump", str(pages))
-    mark_stale(page)
     page.click("#st-go")
-    wait_fresh(page, "#st-teacher-grid")
     wait_summary(page, rf"当前第 {pages} 页/共 {pages} 页")
-    last_rows = grid_cells(page, "#st-teacher-grid")
-    assert 1 <= len(last_rows) <= 10
-    mark_stale(page)
+    assert f"page={pages}" in page.url
+    last_rows = teacher_rows(page)
+    assert 1 <= len(last_rows) <= 10 and last_rows != first_rows
     page.go_back()
-    wait_fresh(page, "#st-teacher-grid")
     wait_summary(page, r"当前第 1 页/")
+    wait_rows_changed(page, "#st-teacher-grid", last_rows)
 
     # search a name (prefix) found on the first page
-    name = grid_cells(page, "#st-teacher-grid")[0][1]
+    name = teacher_rows(page)[0][1]
     page.fill("#st-name", name[:2])
-    mark_stale(page)
     page.click("#st-filter")
     page.wait_for_function("() => decodeURIComponent(location.search).includes('q=')")
-    wait_fresh(page, "#st-teacher-grid")
+    page.wait_for_function(
+        "n => { const cells = Array.from(document.querySelectorAll("
+        "'#st-teacher-grid .ag-center-cols-container .ag-row [col-id=\"name\"]'));"
+        " return cells.length > 0 && cells.every(c => c.innerText.trim().startsWith(n)); }",
+        arg=name[:2])
     wait_summary(page, r"共有 \d+ 条记录")
-    shown = grid_cells(page, "#st-teacher-grid")
+    shown = teacher_rows(page)
     assert shown and all(row[1].startswith(name[:2]) for row in shown)
     page.shot("search")
 

@@ -23,7 +23,13 @@ OUT_OF_SCOPE_MARKERS = ("仙游", "莆田", "荔城", "福建省直属中学", "
                         "putian-admin")
 OUT_OF_SCOPE_CODES = ("350300", "350322", "350000", "350400", "S-XY-1", "S-FJ-1")
 MALFORMED = ("*", "", None, [], {}, ["350322"], {"region": "350322"}, "x" * 10000,
-             "350322' OR '1'='1", "../350300", 0, -1, True)
+             "350322' OR '1'='1", "../350300", 0, -1, True, 10**30, -(10**30), 1.5,
+             float("nan"), float("inf"), "abc", "3.5", [[[[["350322"]]]]],
+             {"points": "x"}, {"points": [{}]}, {"points": [{"customdata": None}]},
+             {"points": [{"customdata": ["school", {"x": 1}]}]},
+             {"colId": "name", "rowId": ["350322"]}, {"colId": None, "rowId": 7},
+             [{"key": "350322", "name": 5, "participants": "x"}, {"name": "a"}],
+             [{"key": "a", "name": "b", "participants": float("inf")}, "junk", None])
 
 
 def forged_values():

@@ -8,19 +8,16 @@ from sqlalchemy import update
 from data_access.models import TrainingRecord
 from data_access.refresh import refresh
 from tests.helpers import (
-    STATS_RENDER_OUTPUTS,
     build_dataset,
     call_callback,
-    stats_state,
+    render_region,
+    render_teachers,
     text_of,
 )
 
-TEACHER_OUTPUTS = ["st-teacher-grid.rowData", "st-summary.children", "st-pager.max_value"]
-
 
 def teachers(client, **state):
-    resp = call_callback(client, TEACHER_OUTPUTS, [{"id": "st-state", "property": "data",
-                                                     "value": stats_state(view="teachers", **state)}])
+    resp = render_teachers(client, **state)
     assert resp.status_code == 200, resp.get_data(as_text=True)
     out = resp.get_json()["response"]
     return out["st-teacher-grid"]["rowData"], out["st-summary"]["children"], out["st-pager"]["max_value"]
@@ -44,9 +41,7 @@ def test_teacher_list_pages_masks_and_counts(app, client, login_as):
     first = next(r for r in rows if r["name"] == "教师01")
     assert first == {**first, "school": "仙游县第一中学", "region_path": "福建省/莆田市/仙游县",
                      "stage": "初中", "subject": "语文", "hours": "10", "duration": "10:00:00"}
-    assert "13800000001" not in text_of(call_callback(
-        client, TEACHER_OUTPUTS, [{"id": "st-state", "property": "data",
-                                   "value": stats_state(view="teachers")}]))
+    assert "13800000001" not in text_of(render_teachers(client))
 
     rows, summary, pages = teachers(client, size=10, page=1, region="350300")
     assert summary.endswith("共有 7 条记录")
@@ -86,8 +81,7 @@ def test_cards_show_the_change_since_the_previous_day(app, client, login_as):
                      .values(hours_tenths=100))
     refresh(engine)
     login_as("region_training", "350322")
-    resp = call_callback(client, STATS_RENDER_OUTPUTS,
-                         [{"id": "st-state", "property": "data", "value": stats_state()}])
+    resp = render_region(client)
     text = text_of(resp)
     assert "学习人数" in text and "▲ 1" in text  # one more learner than yesterday
     assert "完成学时人数" in text
@@ -95,8 +89,7 @@ def test_cards_show_the_change_since_the_previous_day(app, client, login_as):
 
 def test_chart_sorts_by_the_first_indicator_and_patches_on_indicator_change(app, client, login_as):
     setup(app, login_as)
-    render = call_callback(client, STATS_RENDER_OUTPUTS,
-                           [{"id": "st-state", "property": "data", "value": stats_state()}])
+    render = render_region(client)
     points = render.get_json()["response"]["st-chart-data"]["data"]
     assert {p["name"] for p in points} >= {"莆田市", "三明市"}
     assert "直属学校" not in {p["name"] for p in points}
@@ -110,6 +103,7 @@ def test_chart_sorts_by_the_first_indicator_and_patches_on_indicator_change(app,
     assert [t["name"] for t in figure["data"]] == ["学习人数", "学习率"]
     assert figure["data"][0]["type"] == "bar" and figure["data"][1]["yaxis"] == "y2"
     assert figure["data"][0]["x"][0] == "莆田市"
+    assert figure["data"][0]["customdata"][0] == ["region", "350300"]
     layout = figure["layout"]
     assert layout["yaxis"]["title"]["text"] == "人数"
     assert layout["yaxis2"]["title"]["text"] == "%" and layout["yaxis2"]["ticksuffix"] == "%"
@@ -121,8 +115,6 @@ def test_chart_sorts_by_the_first_indicator_and_patches_on_indicator_change(app,
         {"id": "st-hash", "property": "hash", "value": ""}],
         changed=["st-indicators.value"]).get_json()["response"]
     assert "__dash_patch_update" in str(patched["st-chart"]["figure"])
-    # 人均学时 is not a percentage: the shared right axis then carries no % suffix
-    assert "'ticksuffix': ''" in str(patched["st-chart"]["figure"])
     assert patched["st-hash"]["hash"] == "#ind=completed,progress,hours_average"
 
 
@@ -131,20 +123,18 @@ def test_school_admin_sees_its_school_cards_subjects_and_teachers(app, client, l
     build_dataset(engine)
     refresh(engine)
     login_as("school_admin", "S-XY-1")
-    render = call_callback(client, STATS_RENDER_OUTPUTS,
-                           [{"id": "st-state", "property": "data", "value": stats_state()}])
+    render = render_region(client)
     out = render.get_json()["response"]
     assert out["st-region-grid"]["rowData"] == []
     assert {p["name"] for p in out["st-chart-data"]["data"]} == {"语文", "数学"}
-    assert "teachers.csv" in out["st-export"]["href"]
+    assert out["st-export"]["href"] == ""  # no region table to download
     text = text_of(render)
     assert "参训人数" in text and "仙游县实验小学" not in text
     rows, summary, _ = teachers(client)
     assert summary.endswith("共有 3 条记录")
     assert {r["school"] for r in rows} == {"仙游县第一中学"}
     # a region requested by a school admin is refused
-    denied = call_callback(client, STATS_RENDER_OUTPUTS, [
-        {"id": "st-state", "property": "data", "value": stats_state(region="350322")}])
+    denied = render_region(client, region="350322")
     assert "无权查看" in text_of(denied) and "仙游县实验小学" not in text_of(denied)
     rows, summary, _ = teachers(client, region="350322")
     assert rows == []
@@ -173,8 +163,7 @@ def test_school_chart_says_when_a_ratio_has_no_data(app, client, login_as):
     """Schools have no 专任教师数 of their own, so their 参训率 is "—": the chart names that in
     the legend and draws no empty % axis."""
     setup(app, login_as)
-    render = call_callback(client, STATS_RENDER_OUTPUTS, [
-        {"id": "st-state", "property": "data", "value": stats_state(region="350322")}])
+    render = render_region(client, region="350322")
     points = render.get_json()["response"]["st-chart-data"]["data"]
     assert points and all(p["participation_rate"] is None for p in points)
     figure = call_callback(client, ["st-chart.figure", "st-indicators.value", "st-hash.hash"], [

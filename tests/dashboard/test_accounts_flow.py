@@ -7,13 +7,12 @@ from sqlalchemy import select
 from data_access.models import AuditLog
 from data_access.refresh import refresh
 from tests.helpers import (
-    STATS_RENDER_OUTPUTS,
     build_dataset,
     call_callback,
     csrf,
     login,
     make_admin,
-    stats_state,
+    render_region,
     text_of,
 )
 
@@ -53,9 +52,7 @@ def test_new_user_is_refused_until_bound_then_sees_exactly_the_county(app, clien
     assert client.get("/training/T2022").headers["Location"] == "/bind"
     assert client.get("/codes").headers["Location"] == "/bind"
     assert client.get("/export/training/T2022/regions.csv").status_code == 403
-    grid = call_callback(client, STATS_RENDER_OUTPUTS,
-                         [{"id": "st-state", "property": "data",
-                           "value": stats_state(region="350322")}])
+    grid = render_region(client, region="350322")
     assert grid.status_code == 204
     assert client.get("/bind").status_code == 200
 
