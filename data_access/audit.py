@@ -162,7 +162,10 @@ def _batched(values):
 
 
 def _str_values(details, key):
-    return {d.get(key) for d in details if isinstance(d.get(key), str)}
+    """Codes to look up; a stored request may hold anything (a NUL byte cannot even be sent to
+    PostgreSQL), and only printable short codes can name something."""
+    return {v for d in details if isinstance(v := d.get(key), str) and 0 < len(v) <= 40
+            and v.isprintable()}
 
 
 def _int_values(details, key):
@@ -232,7 +235,8 @@ def _text(value) -> str:
         return "，".join(f"{_key_label(k)}：{_text(v)}" for k, v in value.items())
     if isinstance(value, (list, tuple)):
         return "、".join(_text(v) for v in value)
-    return str(value)
+    # what a request carried is shown, its control characters made visible
+    return "".join(c if c.isprintable() else "�" for c in str(value))
 
 
 def _key_label(key) -> str:

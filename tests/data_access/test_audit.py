@@ -241,3 +241,20 @@ def test_names_come_from_the_database_and_the_log_keeps_only_ids(engine, world):
     assert "区域代码「999999」（不存在）" in row.detail and "培训代码「NOPE」（不存在）" in row.detail
     for actor, detail in stored:
         assert "林志强" not in f"{actor}{detail}" and "putian" not in f"{actor}{detail}"
+
+
+def test_hostile_stored_requests_are_shown_harmlessly(engine, world):
+    """A denied request is logged as sent: control characters and odd codes must neither
+    break the lookup (a NUL byte is refused by PostgreSQL) nor reach the screen raw."""
+    with engine.begin() as conn:
+        for region in ("\x00", "35\x0003", "\u202e350400", "x" * 40, "' OR 1=1 --"):
+            audit.record(conn, "export_denied", user_id=world["sup"], region_code="350300",
+                         outcome="denied",
+                         detail={"training": region, "reason": "region outside scope",
+                                 "region": region, "school": ""})
+    rows = _entries(engine, "350300")
+    assert len(rows) == 5
+    for row in rows:
+        assert row.detail.startswith("拒绝导出：请求的区域不在管理范围内")
+        assert all(c.isprintable() for c in row.detail), repr(row.detail)
+    assert any("区域代码「' OR 1=1 --」（不存在）" in r.detail for r in rows)
