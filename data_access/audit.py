@@ -130,29 +130,34 @@ class Names:
     bindings: dict[int, tuple] = field(default_factory=dict)  # id → (label, role, scope name)
 
     def region(self, code) -> str:
-        return self.regions.get(code) or f"区域代码「{_text(code)}」（不存在）"
+        return _get(self.regions, code) or f"区域代码「{_text(code)}」（不存在）"
 
     def school(self, code) -> str:
-        return self.schools.get(code) or f"学校代码「{_text(code)}」（不存在）"
+        return _get(self.schools, code) or f"学校代码「{_text(code)}」（不存在）"
 
     def training(self, code) -> str:
-        return self.trainings.get(code) or f"培训代码「{_text(code)}」（不存在）"
+        return _get(self.trainings, code) or f"培训代码「{_text(code)}」（不存在）"
 
     def person(self, user_id) -> str:
-        return self.people.get(user_id) or f"用户 #{_text(user_id)}"
+        return _get(self.people, user_id) or f"用户 #{_text(user_id)}"
 
     def code(self, code_id) -> str:
-        found = self.codes.get(code_id)
+        found = _get(self.codes, code_id)
         return f"****-{found[0]}" if found else f"#{_text(code_id)}"
 
     def code_target(self, code_id) -> str | None:
-        found = self.codes.get(code_id)
+        found = _get(self.codes, code_id)
         if not found:
             return None
         return self.school(found[3]) if found[3] else self.region(found[2])
 
 
 _BATCH = 500
+
+
+def _get(mapping: dict, key):
+    """`mapping[key]` for a stored value of any JSON type (a list or a dict names nothing)."""
+    return mapping.get(key) if isinstance(key, (str, int)) else None
 
 
 def _batched(values):
@@ -244,7 +249,7 @@ def _key_label(key) -> str:
 
 
 def _role(value) -> str:
-    return ROLE_LABELS.get(value, _text(value))
+    return _get(ROLE_LABELS, value) or _text(value)
 
 
 def _rest(detail: dict, names: Names) -> list[str]:
@@ -264,7 +269,7 @@ def _rest(detail: dict, names: Names) -> list[str]:
         elif key == "role":
             parts.append(f"角色：{_role(value)}")
         elif key == "table":
-            parts.append(f"表：{EXPORT_TABLE_LABELS.get(value, _text(value))}")
+            parts.append(f"表：{_get(EXPORT_TABLE_LABELS, value) or _text(value)}")
         elif key == "job_id":
             parts.append(f"后台任务 #{_text(value)}")
         else:
@@ -281,7 +286,7 @@ def _export_parts(detail: dict, names: Names) -> list[str]:
     table = detail.pop("table", None)
     fmt = detail.pop("format", None)
     rows = detail.pop("rows", None)
-    parts = [f"「{EXPORT_TABLE_LABELS.get(table, _text(table))}」{_text(fmt).upper()}"]
+    parts = [f"「{_get(EXPORT_TABLE_LABELS, table) or _text(table)}」{_text(fmt).upper()}"]
     if isinstance(rows, int) and not isinstance(rows, bool):
         parts.append(f"{integer(rows)} 行")
     if "training" in detail:
@@ -325,7 +330,7 @@ def describe(action: str, outcome: str, detail: dict, names: Names, scope_name: 
         if failed:
             return _sentence(f"绑定权限码失败：{_text(d.pop('reason', None))}", *_rest(d, names))
         code_id = d.pop("code_id", None)
-        known = names.codes.get(code_id)
+        known = _get(names.codes, code_id)
         role = d.pop("role", None) or (known[1] if known else None)
         d.pop("binding_id", None)
         for key in ("region", "school"):  # the code's target, named below
@@ -336,7 +341,7 @@ def describe(action: str, outcome: str, detail: dict, names: Names, scope_name: 
         return _sentence(f"{verb}「{_role(role)}」权限码 {names.code(code_id)}",
                          f"{place}：{target}", *_rest(d, names))
     if action == "admin_remove":
-        binding = names.bindings.get(d.pop("binding_id", None))
+        binding = _get(names.bindings, d.pop("binding_id", None))
         role = d.pop("role", None) or (binding[1] if binding else None)
         who = binding[0] if binding else "—"
         scope = binding[2] if binding else scope_name or "—"
@@ -350,7 +355,7 @@ def describe(action: str, outcome: str, detail: dict, names: Names, scope_name: 
         return _sentence(f"下载后台任务 #{_text(job)} 的导出文件{what}", *parts, *_rest(d, names))
     if action == "export_denied":
         reason = d.pop("reason", None)
-        parts = [f"拒绝导出：{DENIED_REASONS.get(reason, _text(reason))}"]
+        parts = [f"拒绝导出：{_get(DENIED_REASONS, reason) or _text(reason)}"]
         for key, label, lookup in (("region", "请求的区域", names.region),
                                    ("school", "请求的学校", names.school)):
             value = d.pop(key, None)
@@ -358,14 +363,14 @@ def describe(action: str, outcome: str, detail: dict, names: Names, scope_name: 
                 parts.append(f"{label}：{lookup(value)}")
         if "table" in d:
             table = d.pop("table")
-            parts.append(f"表：{EXPORT_TABLE_LABELS.get(table, _text(table))}")
+            parts.append(f"表：{_get(EXPORT_TABLE_LABELS, table) or _text(table)}")
         if d.get("training"):
             parts.append(f"培训：{names.training(d.pop('training'))}")
         d.pop("training", None)
         return _sentence(*parts, *_rest(d, names))
     if action == "denied":
         view = d.pop("view", None)
-        view = VIEW_LABELS.get(view) or ("页面" if view is None else f"页面「{_text(view)}」")
+        view = _get(VIEW_LABELS, view) or ("页面" if view is None else f"页面「{_text(view)}」")
         region = d.pop("region", None)
         head = (f"拒绝访问{view}：{names.region(region)}不在管理范围内" if region
                 else f"拒绝访问{view}")
@@ -375,7 +380,7 @@ def describe(action: str, outcome: str, detail: dict, names: Names, scope_name: 
         d.pop("training", None)
         return _sentence(head, *parts, *_rest(d, names))
     if action == "scope_switch":
-        binding = names.bindings.get(d.pop("binding_id", None))
+        binding = _get(names.bindings, d.pop("binding_id", None))
         head = (f"切换到「{_role(binding[1])}」{binding[2]}" if binding else "切换管理范围")
         return _sentence(head, *_rest(d, names))
     return _sentence(ACTION_LABELS.get(action, OTHER_ACTION), *_rest(d, names))

@@ -215,19 +215,26 @@ def test_unknown_actions_keys_and_malformed_details_stay_readable(engine, world)
         audit.record(conn, "export", user_id=world["sup"], region_code="350300",
                      detail={"table": "schools", "format": "csv", "rows": 3,
                              "kind": ["学校", "教研机构"], "flags": {"activated": True}})
+        audit.record(conn, "code_revoke", user_id=world["sup"], region_code="350300",
+                     detail={"code_id": [1], "role": {"x": 1}, "binding_id": [2],
+                             "user_id": {"id": 3}})
+        audit.record(conn, "admin_remove", user_id=world["sup"], region_code="350300",
+                     detail={"binding_id": ["x"], "role": ["school_admin"]})
         audit.record(conn, "school_move", user_id=world["sup"], region_code="350300",
                      detail={"school": "S-XY-1", "region": "350304", "note": None})
         conn.execute(AuditLog.__table__.insert().values(
             at=audit.datetime.now(), action="code_issue", scope_region="350300",
             detail="not json", outcome="ok"))
-    broken, moved, exported = _entries(engine, "350300")
+    broken, moved, removed, revoked, exported = _entries(engine, "350300")
+    assert revoked.detail.startswith("撤销「x：1」权限码 #1") and "用户：用户 #id：3" in revoked.detail
+    assert removed.detail.startswith("删除「school_admin」—")
     assert exported.detail.startswith("导出「schools」CSV，3 行")
     assert "kind：学校、教研机构" in exported.detail and "flags：activated：是" in exported.detail
     assert moved.action == "其他操作"
     assert moved.detail.startswith("其他操作，")
     assert {"学校：仙游县第一中学", "区域：荔城区", "note：—"} <= set(moved.detail.split("，"))
     assert "详情：not json" in broken.detail
-    for row in (broken, moved, exported):
+    for row in (broken, moved, removed, revoked, exported):
         assert not re.search(r'[{}\[\]"]', row.detail), row.detail
 
 
