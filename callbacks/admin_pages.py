@@ -7,7 +7,7 @@ from dash.exceptions import PreventUpdate
 from flask_login import current_user
 
 from data_access import admins, audit, codes
-from data_access.privacy import mask_account, mask_phone
+from data_access.privacy import mask_account, mask_phone, person_label
 from data_access.regions import children, get_region, school_name
 from data_access.vocab import ROLE_LABELS, ROLE_REGION_SUPER, ROLE_REGION_TRAINING, ROLE_SCHOOL_ADMIN
 from data_access.scope import valid_id
@@ -19,6 +19,9 @@ from layouts.ids import Admins, Audit, Codes
 from . import callback
 
 TIME = "%Y.%m.%d %H:%M"
+REVOKE = "撤销"
+MISSING = "—"
+CLI_GRANTED = "—（平台授权）"
 
 
 @callback(Output(Codes.TARGET, "options"), Output(Codes.TARGET, "value"),
@@ -96,9 +99,9 @@ def code_rows(_reload):
         {"id": r.id, "hint": f"****-{r.hint}", "role": ROLE_LABELS.get(r.role, r.role),
          "target": r.target_name, "issued_at": r.issued_at.strftime(TIME),
          "expires_at": r.expires_at.strftime(TIME), "status": r.status,
-         "redeemed_by": r.redeemed_by_name or "", "redeemed_at":
-             r.redeemed_at.strftime(TIME) if r.redeemed_at else "",
-         "action": "撤销" if r.status == codes.STATUS_UNUSED else ""}
+         "redeemed_by": person_label(r.redeemed_by_name, r.redeemed_by_account),
+         "redeemed_at": r.redeemed_at.strftime(TIME) if r.redeemed_at else "",
+         "action": REVOKE if r.revocable else ""}
         for r in rows
     ]
 
@@ -109,15 +112,17 @@ def code_rows(_reload):
           prevent_initial_call=True)
 def revoke_code(cell, reload):
     scope = require_scope()
-    if not isinstance(cell, dict) or cell.get("colId") != "action" or cell.get("value") != "撤销":
+    if not isinstance(cell, dict) or cell.get("colId") != "action" or cell.get("value") != REVOKE:
         raise PreventUpdate
     code_id = _row_id(cell)
     try:
         with write() as conn:
-            codes.revoke(conn, scope, code_id)
+            revoked = codes.revoke(conn, scope, code_id)
+            # Filed under the code's target, like its issue, so both show in the same logs.
             audit.record(conn, "code_revoke", user_id=scope.user_id,
-                         actor=mask_account(current_user.account), region_code=scope.region_code,
-                         detail={"code_id": code_id}, ip=client_ip())
+                         actor=mask_account(current_user.account),
+                         region_code=revoked.region_code, school_code=revoked.school_code,
+                         detail={"code_id": code_id, "role": revoked.role}, ip=client_ip())
     except codes.CodeError as exc:
         return view_error(str(exc)), no_update
     return None, (reload or 0) + 1
@@ -136,7 +141,8 @@ def admin_rows(_reload):
     return [
         {"id": r.binding_id, "user_name": r.user_name, "account": mask_account(r.account),
          "role": ROLE_LABELS.get(r.role, r.role), "scope": r.scope_name,
-         "phone": mask_phone(r.contact_phone), "org_title": r.org_title or "",
+         "phone": mask_phone(r.contact_phone) or MISSING,
+         "org_title": r.org_title or (MISSING if r.via_code else CLI_GRANTED),
          "bound_at": r.bound_at.strftime(TIME), "action": "删除" if r.removable else ""}
         for r in rows
     ]
@@ -188,8 +194,4 @@ def audit_rows(_load):
         raise PreventUpdate
     with read() as conn:
         rows = audit.entries_in_scope(conn, scope.region_code)
-    return [
-        {"id": i, "at": r.at.strftime("%Y.%m.%d %H:%M:%S"), "actor": r.actor, "action": r.action,
-         "scope": r.scope_name, "outcome": r.outcome, "detail": r.detail}
-        for i, r in enumerate(rows)
-    ]
+    return [{"id": i, **r.cells()} for i, r in enumerate(rows)]

@@ -23,6 +23,7 @@ from werkzeug.exceptions import HTTPException
 
 from data_access import audit
 from data_access.accounts import active_bindings
+from data_access.audit import COLUMNS as AUDIT_COLUMNS
 from data_access.audit import entries_in_scope
 from data_access.export_tables import (
     FORMATS,
@@ -406,10 +407,17 @@ def download_export_job(job_id: int):
 
 @bp.get("/export/audit.csv")
 def audit_export():
-    """操作日志 of the caller's own region scope (a `region` parameter is never honoured)."""
+    """操作日志 of the caller's own region scope (a `region` parameter is never honoured),
+    with the columns and sentences of the screen."""
     scope = current_scope()
     if scope is None or scope.is_school:
-        _deny("no region scope", "audit")
+        with write() as conn:
+            audit.record(conn, "export_denied", user_id=current_user.id,
+                         actor=mask_account(current_user.account),
+                         school_code=scope.school_code if scope else None,
+                         detail={"table": "audit", "reason": "no region scope"},
+                         ip=client_ip(), outcome="denied")
+        abort(403)
     with read() as conn:
         rows = entries_in_scope(conn, scope.region_code, limit=100_000)
     with write() as conn:
@@ -417,11 +425,11 @@ def audit_export():
                      actor=mask_account(current_user.account), region_code=scope.region_code,
                      detail={"table": "audit", "format": "csv", "rows": len(rows)}, ip=client_ip())
     now = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
+    keys = [key for key, _ in AUDIT_COLUMNS]
     body = csv_chunks(
         f"操作日志 · {scope.name} · 导出时间：{now}",
-        ["时间", "操作人", "操作", "范围", "结果", "详情"],
-        ([f"{r.at:%Y-%m-%d %H:%M:%S}", r.actor, r.action, r.scope_name, r.outcome, r.detail]
-         for r in rows),
+        [label for _, label in AUDIT_COLUMNS],
+        ([cells[k] for k in keys] for cells in (r.cells() for r in rows)),
     )
     return Response(body, mimetype="text/csv", headers={
         "Content-Disposition": f"attachment; filename*=UTF-8''{quote(f'{scope.name}-操作日志.csv')}"})

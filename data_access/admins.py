@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, and_, or_, select, update
+from sqlalchemy import Connection, and_, func, or_, select, update
 
+from .codes import administers
 from .models import Binding, Region, RegionClosure, School, User
-from .regions import is_within
 from .scope import Scope
-from .vocab import ROLE_REGION_SUPER, ROLE_REGION_TRAINING, ROLE_SCHOOL_ADMIN
+from .vocab import ROLE_SCHOOL_ADMIN
 
 
 class AdminError(ValueError):
@@ -20,42 +20,32 @@ class AdminError(ValueError):
 @dataclass(frozen=True)
 class AdminRow:
     binding_id: int
-    user_name: str
+    user_name: str  # the contact name given at binding, else the registered name
     account: str  # raw; callers mask it
     role: str
     scope_code: str
     scope_name: str
-    contact_phone: str | None
+    contact_phone: str | None  # given at binding, else at registration; raw, callers mask it
     org_title: str | None
     bound_at: datetime
     removable: bool
+    via_code: bool  # bound by redeeming a code (else granted from the command line)
 
 
-def may_manage(conn: Connection, scope: Scope, role: str, region_code: str | None,
-               school_region: str | None) -> bool:
-    """The same rule as issuing (§3): a region_super manages its own 专项管理员 and the super
-    admins of its direct children; any region admin manages 学校管理员 in its subtree."""
-    if scope.is_school:
-        return False
-    if role == ROLE_SCHOOL_ADMIN:
-        return school_region is not None and is_within(conn, scope.region_code, school_region)
-    if scope.role != ROLE_REGION_SUPER:
-        return False
-    if role == ROLE_REGION_TRAINING:
-        return region_code == scope.region_code
-    if role == ROLE_REGION_SUPER:
-        parent = conn.scalar(select(Region.parent_code).where(Region.code == region_code))
-        return parent == scope.region_code
-    return False
+def _target_region(role: str, region_code: str | None, school_region: str | None) -> str | None:
+    return school_region if role == ROLE_SCHOOL_ADMIN else region_code
 
 
 def admins_in_scope(conn: Connection, scope: Scope, limit: int = 2000) -> list[AdminRow]:
     rc = RegionClosure.__table__.alias("rc")
     sc = RegionClosure.__table__.alias("sc")
     stmt = (
-        select(Binding.id, User.name, User.account, Binding.role, Binding.region_code,
-               Binding.school_code, Region.name, School.name, School.region_code,
-               Binding.contact_phone, Binding.org_title, Binding.created_at)
+        select(Binding.id, func.coalesce(Binding.contact_name, User.name).label("name"),
+               User.account, Binding.role, Binding.region_code, Binding.school_code,
+               Region.name.label("region_name"), School.name.label("school_name"),
+               School.region_code.label("school_region"),
+               func.coalesce(Binding.contact_phone, User.phone).label("phone"),
+               Binding.org_title, Binding.created_at, Binding.code_id)
         .join(User, User.id == Binding.user_id)
         .outerjoin(Region, Region.code == Binding.region_code)
         .outerjoin(School, School.code == Binding.school_code)
@@ -71,29 +61,36 @@ def admins_in_scope(conn: Connection, scope: Scope, limit: int = 2000) -> list[A
     )
     out = []
     for r in conn.execute(stmt):
+        target = _target_region(r.role, r.region_code, r.school_region)
         out.append(AdminRow(
-            binding_id=r[0], user_name=r[1], account=r[2], role=r[3],
-            scope_code=r[5] or r[4], scope_name=r[7] or r[6] or "",
-            contact_phone=r[9], org_title=r[10], bound_at=r[11],
-            removable=r[0] != scope.binding_id and may_manage(conn, scope, r[3], r[4], r[8]),
+            binding_id=r.id, user_name=r.name, account=r.account, role=r.role,
+            scope_code=r.school_code or r.region_code,
+            scope_name=r.school_name or r.region_name or "",
+            contact_phone=r.phone, org_title=r.org_title, bound_at=r.created_at,
+            removable=r.id != scope.binding_id and administers(conn, scope, r.role, target),
+            via_code=r.code_id is not None,
         ))
     return out
 
 
 def remove_admin(conn: Connection, scope: Scope, binding_id: int,
                  now: datetime | None = None) -> AdminRow:
+    """Remove a binding the scope administers (§3); nobody removes themselves."""
+    now = now or datetime.now()
     row = conn.execute(
         select(Binding.id, Binding.role, Binding.region_code, Binding.school_code,
-               School.region_code, User.name, User.account)
+               School.region_code.label("school_region"),
+               func.coalesce(Binding.contact_name, User.name).label("name"), User.account,
+               Binding.code_id)
         .join(User, User.id == Binding.user_id)
         .outerjoin(School, School.code == Binding.school_code)
         .where(Binding.id == binding_id, Binding.removed_at.is_(None))
     ).first()
-    if row is None or row.id == scope.binding_id or not may_manage(
-        conn, scope, row.role, row.region_code, row[4]
+    if row is None or row.id == scope.binding_id or not administers(
+        conn, scope, row.role, _target_region(row.role, row.region_code, row.school_region)
     ):
         raise AdminError("无权删除该管理员")
     conn.execute(update(Binding).where(Binding.id == binding_id)
-                 .values(removed_at=now or datetime.now(), removed_by=scope.user_id))
+                 .values(removed_at=now, removed_by=scope.user_id))
     return AdminRow(row.id, row.name, row.account, row.role, row.school_code or row.region_code,
-                    "", None, None, now or datetime.now(), False)
+                    "", None, None, now, False, row.code_id is not None)

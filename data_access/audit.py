@@ -1,14 +1,33 @@
-"""The audit log: who did what, when, over which scope. No raw personal data is written."""
+"""The audit log: who did what, when, over which scope. No raw personal data is written.
+
+An entry stores ids and codes (a user id, a permission code id, a region or training code),
+never names, phone numbers or searched names. The 操作日志 screen and its download turn an
+entry into Chinese at read time: the actor's name and masked account, and one sentence per
+entry whose names (regions, schools, trainings, role labels) are looked up in the database.
+"""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import Connection, and_, insert, or_, select
 
-from .models import AuditLog, Region, RegionClosure, School
+from .export_tables import TABLE_LABELS
+from .metrics import integer
+from .models import (
+    AuditLog,
+    Binding,
+    PermissionCode,
+    Region,
+    RegionClosure,
+    School,
+    Training,
+    User,
+)
+from .privacy import person_label
+from .vocab import ROLE_LABELS
 
 
 def record(
@@ -54,17 +73,330 @@ ACTION_LABELS = {
     "denied": "拒绝访问",
     "scope_switch": "切换管理范围",
 }
+OTHER_ACTION = "其他操作"
 OUTCOME_LABELS = {"ok": "成功", "failed": "失败", "denied": "拒绝", "limited": "限流"}
+CLI_ACTOR = "cli"
+CLI_LABEL = "平台运维（命令行）"
+
+EXPORT_TABLE_LABELS = {**TABLE_LABELS, "audit": "操作日志"}
+DENIED_REASONS = {
+    "no region scope": "当前管理身份不能导出该表",
+    "region outside scope": "请求的区域不在管理范围内",
+    "school outside scope": "请求的学校不在管理范围内",
+}
+VIEW_LABELS = {"training": "统计详情"}
+# Labels of detail keys for whatever a sentence does not say itself (also unknown actions).
+KEY_LABELS = {
+    "table": "表", "training": "培训", "format": "格式", "rows": "行数", "stage": "学段",
+    "subject": "学科领域", "certified_only": "未通过认证教师", "school": "学校",
+    "region": "区域", "name": "姓名", "job_id": "后台任务", "code_id": "权限码",
+    "role": "角色", "binding_id": "绑定记录", "user_id": "用户", "reason": "原因",
+    "view": "页面",
+}
+
+TIME_FORMAT = "%Y.%m.%d %H:%M:%S"
+COLUMNS = (("at", "时间"), ("actor", "操作人"), ("action", "操作"), ("scope", "范围"),
+           ("outcome", "结果"), ("detail", "详情"))
 
 
 @dataclass(frozen=True)
 class AuditRow:
     at: datetime
-    actor: str
+    actor: str  # `林志强（fu***an）`, the platform operator, or the masked login typed
     action: str
     scope_name: str
-    detail: str
+    detail: str  # one Chinese sentence
     outcome: str
+
+    def cells(self) -> dict[str, str]:
+        """The row as the screen and the download show it (keys of COLUMNS)."""
+        return {"at": self.at.strftime(TIME_FORMAT), "actor": self.actor,
+                "action": self.action, "scope": self.scope_name, "outcome": self.outcome,
+                "detail": self.detail}
+
+
+# --------------------------------------------------------------------------- names
+
+
+@dataclass
+class Names:
+    """Names of what entries refer to, fetched in a few batched queries."""
+
+    regions: dict[str, str] = field(default_factory=dict)
+    schools: dict[str, str] = field(default_factory=dict)
+    trainings: dict[str, str] = field(default_factory=dict)
+    people: dict[int, str] = field(default_factory=dict)  # user id → person label
+    codes: dict[int, tuple] = field(default_factory=dict)  # id → (hint, role, region, school)
+    bindings: dict[int, tuple] = field(default_factory=dict)  # id → (label, role, scope name)
+
+    def region(self, code) -> str:
+        return _get(self.regions, code) or f"区域代码「{_text(code)}」（不存在）"
+
+    def school(self, code) -> str:
+        return _get(self.schools, code) or f"学校代码「{_text(code)}」（不存在）"
+
+    def training(self, code) -> str:
+        return _get(self.trainings, code) or f"培训代码「{_text(code)}」（不存在）"
+
+    def person(self, user_id) -> str:
+        return _get(self.people, user_id) or f"用户 #{_text(user_id)}"
+
+    def code(self, code_id) -> str:
+        found = _get(self.codes, code_id)
+        return f"****-{found[0]}" if found else f"#{_text(code_id)}"
+
+    def code_target(self, code_id) -> str | None:
+        found = _get(self.codes, code_id)
+        if not found:
+            return None
+        return self.school(found[3]) if found[3] else self.region(found[2])
+
+
+_BATCH = 500
+
+
+def _get(mapping: dict, key):
+    """`mapping[key]` for a stored value of any JSON type (a list or a dict names nothing)."""
+    return mapping.get(key) if isinstance(key, (str, int)) else None
+
+
+def _batched(values):
+    values = sorted(v for v in values if v is not None)
+    for i in range(0, len(values), _BATCH):
+        yield values[i:i + _BATCH]
+
+
+def _str_values(details, key):
+    """Codes to look up; a stored request may hold anything (a NUL byte cannot even be sent to
+    PostgreSQL), and only printable short codes can name something."""
+    return {v for d in details if isinstance(v := d.get(key), str) and 0 < len(v) <= 40
+            and v.isprintable()}
+
+
+def _int_values(details, key):
+    return {d.get(key) for d in details
+            if isinstance(d.get(key), int) and not isinstance(d.get(key), bool)}
+
+
+def _load_names(conn: Connection, entries: list[tuple[int | None, dict]]) -> Names:
+    details = [d for _, d in entries]
+    names = Names()
+    for ids in _batched(_int_values(details, "code_id")):
+        for r in conn.execute(select(PermissionCode.id, PermissionCode.hint, PermissionCode.role,
+                                     PermissionCode.region_code, PermissionCode.school_code)
+                              .where(PermissionCode.id.in_(ids))):
+            names.codes[r.id] = (r.hint, r.role, r.region_code, r.school_code)
+    binding_rows = {}
+    for ids in _batched(_int_values(details, "binding_id")):
+        for r in conn.execute(select(Binding.id, Binding.user_id, Binding.contact_name,
+                                     Binding.role, Binding.region_code, Binding.school_code)
+                              .where(Binding.id.in_(ids))):
+            binding_rows[r.id] = r
+    user_ids = ({u for u, _ in entries if u is not None} | _int_values(details, "user_id")
+                | {b.user_id for b in binding_rows.values()})
+    region_codes = (_str_values(details, "region")
+                    | {c[2] for c in names.codes.values() if c[2]}
+                    | {b.region_code for b in binding_rows.values() if b.region_code})
+    school_codes = (_str_values(details, "school")
+                    | {c[3] for c in names.codes.values() if c[3]}
+                    | {b.school_code for b in binding_rows.values() if b.school_code})
+    for codes in _batched(region_codes):
+        names.regions.update(conn.execute(
+            select(Region.code, Region.name).where(Region.code.in_(codes))).all())
+    for codes in _batched(school_codes):
+        names.schools.update(conn.execute(
+            select(School.code, School.name).where(School.code.in_(codes))).all())
+    for codes in _batched(_str_values(details, "training")):
+        names.trainings.update(conn.execute(
+            select(Training.code, Training.name).where(Training.code.in_(codes))).all())
+    accounts, contact = {}, {}
+    for ids in _batched(user_ids):
+        for r in conn.execute(select(User.id, User.name, User.account).where(User.id.in_(ids))):
+            accounts[r.id] = (r.name, r.account)
+        # A person is named as they introduced themselves at their latest binding.
+        for r in conn.execute(select(Binding.user_id, Binding.contact_name)
+                              .where(Binding.user_id.in_(ids), Binding.contact_name.is_not(None))
+                              .order_by(Binding.id)):
+            contact[r.user_id] = r.contact_name
+    for uid, (name, account) in accounts.items():
+        names.people[uid] = person_label(contact.get(uid) or name, account)
+    for bid, b in binding_rows.items():
+        name, account = accounts.get(b.user_id, (None, None))
+        scope = names.school(b.school_code) if b.school_code else names.region(b.region_code)
+        names.bindings[bid] = (person_label(b.contact_name or name, account), b.role, scope)
+    return names
+
+
+# --------------------------------------------------------------------------- sentences
+
+
+def _text(value) -> str:
+    """Any stored value as plain words: never JSON."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, dict):
+        return "，".join(f"{_key_label(k)}：{_text(v)}" for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return "、".join(_text(v) for v in value)
+    # what a request carried is shown, its control characters made visible
+    return "".join(c if c.isprintable() else "�" for c in str(value))
+
+
+def _key_label(key) -> str:
+    return KEY_LABELS.get(key, str(key))
+
+
+def _role(value) -> str:
+    return _get(ROLE_LABELS, value) or _text(value)
+
+
+def _rest(detail: dict, names: Names) -> list[str]:
+    """Whatever the sentence did not use, as `名称：值` parts."""
+    parts = []
+    for key, value in detail.items():
+        if key == "training":
+            parts.append(f"培训：{names.training(value)}")
+        elif key == "region":
+            parts.append(f"区域：{names.region(value)}")
+        elif key == "school":
+            parts.append(f"学校：{names.school(value)}")
+        elif key == "user_id":
+            parts.append(f"用户：{names.person(value)}")
+        elif key == "code_id":
+            parts.append(f"权限码：{names.code(value)}")
+        elif key == "role":
+            parts.append(f"角色：{_role(value)}")
+        elif key == "table":
+            parts.append(f"表：{_get(EXPORT_TABLE_LABELS, value) or _text(value)}")
+        elif key == "job_id":
+            parts.append(f"后台任务 #{_text(value)}")
+        else:
+            parts.append(f"{_key_label(key)}：{_text(value)}")
+    return parts
+
+
+def _sentence(head: str, *parts: str) -> str:
+    return "，".join(p for p in (head, *parts) if p)
+
+
+def _export_parts(detail: dict, names: Names) -> list[str]:
+    """`「按学员查看」CSV，148605 行，培训：…，学段：初中` — filters only when set."""
+    table = detail.pop("table", None)
+    fmt = detail.pop("format", None)
+    rows = detail.pop("rows", None)
+    parts = [f"「{_get(EXPORT_TABLE_LABELS, table) or _text(table)}」{_text(fmt).upper()}"]
+    if isinstance(rows, int) and not isinstance(rows, bool):
+        parts.append(f"{integer(rows)} 行")
+    if "training" in detail:
+        parts.append(f"培训：{names.training(detail.pop('training'))}")
+    for key, label in (("stage", "学段"), ("subject", "学科领域")):
+        value = detail.pop(key, None)
+        if value:
+            parts.append(f"{label}：{_text(value)}")
+    if detail.pop("certified_only", False) is True:
+        parts.append("未通过认证教师：不包含")
+    # The school is the entry's 范围 already; a name filter is stored as `教**`.
+    detail.pop("school", None)
+    if detail.get("name"):
+        parts.append(f"姓名：{_text(detail.pop('name'))}")
+    if "job_id" in detail:
+        parts.append(f"后台任务 #{_text(detail.pop('job_id'))}")
+    return parts
+
+
+def describe(action: str, outcome: str, detail: dict, names: Names, scope_name: str = "") -> str:
+    """One Chinese sentence for an entry."""
+    d = dict(detail)
+    limited, failed = outcome == "limited", outcome == "failed"
+    if action == "login":
+        head = ("登录尝试次数过多，已暂时限制登录" if limited
+                else "登录失败：账号或密码错误" if failed else "登录成功")
+        return _sentence(head, *_rest(d, names))
+    if action == "register":
+        return _sentence("注册新账号", *_rest(d, names))
+    if action == "user_create":
+        return _sentence(f"通过命令行创建用户 {names.person(d.pop('user_id', None))}",
+                         *_rest(d, names))
+    if action == "grant":
+        who = names.person(d.pop("user_id", None))
+        d.pop("binding_id", None)
+        return _sentence(f"通过命令行授予 {who}「{_role(d.pop('role', None))}」权限",
+                         f"管理范围：{scope_name or '—'}", *_rest(d, names))
+    if action in ("code_issue", "code_redeem", "code_revoke"):
+        if limited:
+            return _sentence("绑定权限码尝试次数过多，已暂时限制", *_rest(d, names))
+        if failed:
+            return _sentence(f"绑定权限码失败：{_text(d.pop('reason', None))}", *_rest(d, names))
+        code_id = d.pop("code_id", None)
+        known = _get(names.codes, code_id)
+        role = d.pop("role", None) or (known[1] if known else None)
+        d.pop("binding_id", None)
+        for key in ("region", "school"):  # the code's target, named below
+            d.pop(key, None)
+        verb = {"code_issue": "生成", "code_redeem": "绑定", "code_revoke": "撤销"}[action]
+        target = names.code_target(code_id) or scope_name or "—"
+        place = "管理范围" if action == "code_redeem" else "对象"
+        return _sentence(f"{verb}「{_role(role)}」权限码 {names.code(code_id)}",
+                         f"{place}：{target}", *_rest(d, names))
+    if action == "admin_remove":
+        binding = _get(names.bindings, d.pop("binding_id", None))
+        role = d.pop("role", None) or (binding[1] if binding else None)
+        who = binding[0] if binding else "—"
+        scope = binding[2] if binding else scope_name or "—"
+        return _sentence(f"删除「{_role(role)}」{who}", f"管理范围：{scope}", *_rest(d, names))
+    if action == "export":
+        what, *parts = _export_parts(d, names)
+        return _sentence("导出" + what, *parts, *_rest(d, names))
+    if action == "export_download":
+        job = d.pop("job_id", None)
+        what, *parts = _export_parts(d, names)
+        return _sentence(f"下载后台任务 #{_text(job)} 的导出文件{what}", *parts, *_rest(d, names))
+    if action == "export_denied":
+        reason = d.pop("reason", None)
+        parts = [f"拒绝导出：{_get(DENIED_REASONS, reason) or _text(reason)}"]
+        for key, label, lookup in (("region", "请求的区域", names.region),
+                                   ("school", "请求的学校", names.school)):
+            value = d.pop(key, None)
+            if value:
+                parts.append(f"{label}：{lookup(value)}")
+        if "table" in d:
+            table = d.pop("table")
+            parts.append(f"表：{_get(EXPORT_TABLE_LABELS, table) or _text(table)}")
+        if d.get("training"):
+            parts.append(f"培训：{names.training(d.pop('training'))}")
+        d.pop("training", None)
+        return _sentence(*parts, *_rest(d, names))
+    if action == "denied":
+        view = d.pop("view", None)
+        view = _get(VIEW_LABELS, view) or ("页面" if view is None else f"页面「{_text(view)}」")
+        region = d.pop("region", None)
+        head = (f"拒绝访问{view}：{names.region(region)}不在管理范围内" if region
+                else f"拒绝访问{view}")
+        parts = []
+        if d.get("training"):
+            parts.append(f"培训：{names.training(d.pop('training'))}")
+        d.pop("training", None)
+        return _sentence(head, *parts, *_rest(d, names))
+    if action == "scope_switch":
+        binding = _get(names.bindings, d.pop("binding_id", None))
+        head = (f"切换到「{_role(binding[1])}」{binding[2]}" if binding else "切换管理范围")
+        return _sentence(head, *_rest(d, names))
+    return _sentence(ACTION_LABELS.get(action, OTHER_ACTION), *_rest(d, names))
+
+
+def _parse(text: str | None) -> dict:
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {"详情": text}
+    return value if isinstance(value, dict) else {"详情": value}
+
+
+# --------------------------------------------------------------------------- the list
 
 
 def entries_in_scope(conn: Connection, region_code: str, limit: int = 1000) -> list[AuditRow]:
@@ -72,7 +404,8 @@ def entries_in_scope(conn: Connection, region_code: str, limit: int = 1000) -> l
     rc = RegionClosure.__table__.alias("rc")
     sc = RegionClosure.__table__.alias("sc")
     stmt = (
-        select(AuditLog.at, AuditLog.actor, AuditLog.action, Region.name, School.name,
+        select(AuditLog.at, AuditLog.user_id, AuditLog.actor, AuditLog.action,
+               Region.name.label("region_name"), School.name.label("school_name"),
                AuditLog.detail, AuditLog.outcome)
         .outerjoin(Region, Region.code == AuditLog.scope_region)
         .outerjoin(School, School.code == AuditLog.scope_school)
@@ -84,8 +417,23 @@ def entries_in_scope(conn: Connection, region_code: str, limit: int = 1000) -> l
         .order_by(AuditLog.at.desc(), AuditLog.id.desc())
         .limit(limit)
     )
-    return [
-        AuditRow(r[0], r[1] or "", ACTION_LABELS.get(r[2], r[2]), r[4] or r[3] or "",
-                 r[5] or "", OUTCOME_LABELS.get(r[6], r[6]))
-        for r in conn.execute(stmt)
-    ]
+    rows = conn.execute(stmt).all()
+    details = [_parse(r.detail) for r in rows]
+    names = _load_names(conn, [(r.user_id, d) for r, d in zip(rows, details)])
+    out = []
+    for r, detail in zip(rows, details):
+        scope = r.school_name or r.region_name or ""
+        out.append(AuditRow(
+            at=r.at, actor=_actor(r.user_id, r.actor, names), scope_name=scope,
+            action=ACTION_LABELS.get(r.action, OTHER_ACTION),
+            detail=describe(r.action, r.outcome, detail, names, scope),
+            outcome=OUTCOME_LABELS.get(r.outcome, _text(r.outcome))))
+    return out
+
+
+def _actor(user_id: int | None, stored: str | None, names: Names) -> str:
+    if user_id is not None and user_id in names.people:
+        return names.people[user_id]
+    if stored == CLI_ACTOR:
+        return CLI_LABEL
+    return stored or "—"

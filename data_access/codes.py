@@ -14,7 +14,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, and_, insert, or_, select, update
+from sqlalchemy import Connection, and_, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .accounts import AccountError, grant
@@ -48,24 +48,45 @@ def code_hash(code: str) -> str:
     return hashlib.sha256(normalize(code).encode("ascii", "ignore")).hexdigest()
 
 
-# --------------------------------------------------------------------------- issuing rules
+# --------------------------------------------------------------------------- the §3 rule
+
+
+def administers(conn: Connection, scope: Scope | None, role: str,
+                target_region: str | None) -> bool:
+    """SPEC §3's table: whether `scope` (None = the platform operator) administers the
+    bindings of `role` over a target lying in `target_region` (the region itself for region
+    roles, the school's region for 学校管理员).
+
+    The one rule behind issuing a code, revoking one and removing an admin: whoever may
+    create a binding may cancel it, and nobody else."""
+    if role not in ROLES or target_region is None:
+        return False
+    if scope is None:
+        return True
+    if scope.is_school or scope.region_code is None:
+        return False
+    if role == ROLE_SCHOOL_ADMIN:
+        return is_within(conn, scope.region_code, target_region)
+    if scope.role != ROLE_REGION_SUPER:
+        return False
+    if role == ROLE_REGION_TRAINING:
+        return target_region == scope.region_code
+    parent = conn.scalar(select(Region.parent_code).where(Region.code == target_region))
+    return parent is not None and parent == scope.region_code
 
 
 def may_issue(conn: Connection, issuer: Scope | None, role: str, target: str) -> None:
     """Raise CodeError unless `issuer` (None = platform operator) may issue `role` for
-    `target` (a region code, or a school code for school_admin)."""
+    `target` (a region code, or a school code for school_admin): the §3 rule, plus one
+    学校管理员 per school and no second open code for it."""
     if role not in ROLES:
         raise CodeError("未知的角色")
     if role == ROLE_SCHOOL_ADMIN:
-        school = conn.execute(
-            select(School.code, School.region_code).where(
-                School.code == target, School.deleted_at.is_(None))
-        ).first()
-        if school is None:
+        region = conn.scalar(
+            select(School.region_code).where(School.code == target, School.deleted_at.is_(None)))
+        if region is None:
             raise CodeError("学校不存在")
-        if issuer is not None and (
-            issuer.is_school or not is_within(conn, issuer.region_code, school.region_code)
-        ):
+        if not administers(conn, issuer, role, region):
             raise CodeError("只能为本辖区内的学校生成学校管理员权限码")
         if school_has_admin(conn, target):
             raise CodeError("该学校已有学校管理员；如需更换，请先在管理员列表中删除原管理员")
@@ -74,16 +95,10 @@ def may_issue(conn: Connection, issuer: Scope | None, role: str, target: str) ->
         return
     if get_region(conn, target) is None:
         raise CodeError("区域不存在")
-    if issuer is None:
+    if administers(conn, issuer, role, target):
         return
     if issuer.role != ROLE_REGION_SUPER:
         raise CodeError("只有区域超级管理员可以生成区域管理员权限码")
-    if role == ROLE_REGION_TRAINING and target == issuer.region_code:
-        return
-    if role == ROLE_REGION_SUPER:
-        parent = conn.scalar(select(Region.parent_code).where(Region.code == target))
-        if parent == issuer.region_code:
-            return
     raise CodeError("超级管理员只能生成本级专项管理员和直属下一级区域超级管理员的权限码")
 
 
@@ -188,30 +203,35 @@ def redeem(conn: Connection, user_id: int, code: str, *, contact_name: str,
     return Redeemed(row.id, binding_id, row.role, row.region_code, row.school_code)
 
 
-def revoke(conn: Connection, issuer: Scope | None, code_id: int, now: datetime | None = None) -> None:
+@dataclass(frozen=True)
+class RevokedCode:
+    id: int
+    role: str
+    region_code: str | None
+    school_code: str | None
+
+
+def revoke(conn: Connection, issuer: Scope | None, code_id: int,
+           now: datetime | None = None) -> RevokedCode:
+    """Revoke an unused code; only who may issue it may revoke it (§3)."""
     row = conn.execute(
-        select(PermissionCode.id, PermissionCode.region_code, PermissionCode.school_code,
+        select(PermissionCode.id, PermissionCode.role, PermissionCode.region_code,
+               PermissionCode.school_code, School.region_code.label("school_region"),
                PermissionCode.redeemed_at, PermissionCode.revoked_at)
+        .outerjoin(School, School.code == PermissionCode.school_code)
         .where(PermissionCode.id == code_id)
     ).first()
-    if row is None or (issuer is not None and not code_in_scope(conn, issuer, row)):
+    if row is None:
         raise CodeError("权限码不存在")
+    target_region = row.school_region if row.school_code else row.region_code
+    if not administers(conn, issuer, row.role, target_region):
+        raise CodeError("无权撤销该权限码：只能撤销本账号有权生成的权限码")
     if row.redeemed_at is not None:
         raise CodeError("权限码已被使用，不能撤销；如需取消权限请在管理员列表中删除")
-    if row.revoked_at is not None:
-        return
-    conn.execute(update(PermissionCode).where(PermissionCode.id == code_id)
-                 .values(revoked_at=now or datetime.now()))
-
-
-def code_in_scope(conn: Connection, scope: Scope, row) -> bool:
-    """A code is visible to admins of any region whose subtree holds the code's target."""
-    if scope.is_school:
-        return False
-    if row.school_code:
-        region = conn.scalar(select(School.region_code).where(School.code == row.school_code))
-        return region is not None and is_within(conn, scope.region_code, region)
-    return is_within(conn, scope.region_code, row.region_code)
+    if row.revoked_at is None:
+        conn.execute(update(PermissionCode).where(PermissionCode.id == code_id)
+                     .values(revoked_at=now or datetime.now()))
+    return RevokedCode(row.id, row.role, row.region_code, row.school_code)
 
 
 # --------------------------------------------------------------------------- listing
@@ -228,7 +248,9 @@ class CodeRow:
     expires_at: datetime
     status: str
     redeemed_by_name: str | None
+    redeemed_by_account: str | None  # raw; callers mask it
     redeemed_at: datetime | None
+    revocable: bool  # unused, and the scope may issue (hence revoke) it
 
 
 def status_of(redeemed_at, revoked_at, expires_at, now: datetime) -> str:
@@ -247,14 +269,20 @@ def codes_in_scope(conn: Connection, scope: Scope, now: datetime | None = None,
     now = now or datetime.now()
     region_target = RegionClosure.__table__.alias("rc")
     school_region = RegionClosure.__table__.alias("sc")
+    redeemer = Binding.__table__.alias("rb")
     stmt = (
         select(PermissionCode.id, PermissionCode.hint, PermissionCode.role,
-               PermissionCode.region_code, PermissionCode.school_code, Region.name, School.name,
+               PermissionCode.region_code, PermissionCode.school_code,
+               Region.name.label("region_name"), School.name.label("school_name"),
+               School.region_code.label("school_region"),
                PermissionCode.issued_at, PermissionCode.expires_at, PermissionCode.redeemed_at,
-               PermissionCode.revoked_at, User.name)
+               PermissionCode.revoked_at,
+               func.coalesce(redeemer.c.contact_name, User.name).label("redeemer_name"),
+               User.account.label("redeemer_account"))
         .outerjoin(Region, Region.code == PermissionCode.region_code)
         .outerjoin(School, School.code == PermissionCode.school_code)
         .outerjoin(User, User.id == PermissionCode.redeemed_by)
+        .outerjoin(redeemer, redeemer.c.code_id == PermissionCode.id)
         .outerjoin(region_target, and_(region_target.c.descendant_code == PermissionCode.region_code,
                                        region_target.c.ancestor_code == scope.region_code))
         .outerjoin(school_region, and_(school_region.c.descendant_code == School.region_code,
@@ -266,9 +294,13 @@ def codes_in_scope(conn: Connection, scope: Scope, now: datetime | None = None,
     )
     out = []
     for r in conn.execute(stmt):
+        status = status_of(r.redeemed_at, r.revoked_at, r.expires_at, now)
+        target_region = r.school_region if r.school_code else r.region_code
         out.append(CodeRow(
-            r[0], r[1], r[2], r[4] or r[3], r[6] or r[5] or "", r[7], r[8],
-            status_of(r[9], r[10], r[8], now), r[11], r[9]))
+            r.id, r.hint, r.role, r.school_code or r.region_code,
+            r.school_name or r.region_name or "", r.issued_at, r.expires_at, status,
+            r.redeemer_name, r.redeemer_account, r.redeemed_at,
+            status == STATUS_UNUSED and administers(conn, scope, r.role, target_region)))
     return out
 
 

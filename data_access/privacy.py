@@ -6,13 +6,33 @@ import hashlib
 import hmac
 
 
+PHONE_LENGTH = 11
+STARS = "***"
+
+
 def mask_account(account: str | None) -> str:
-    """`13812344708` → `138****4708`; anything shorter than 8 characters is fully masked."""
+    """A login as screens and files show it.
+
+    A mobile number keeps its first 3 and last 4 digits (`13812344708` → `138****4708`, as
+    teacher accounts are shown). Any other login keeps a few characters at each end and three
+    stars, whatever its length, so that accounts can be told apart without being revealed or
+    their length given away: `fujian` → `fu***an`, `zhangsan2024` → `zha***024`,
+    `abc` → `a***c`; two characters or fewer → `***`."""
     if not account:
         return ""
-    if len(account) < 8:
-        return "*" * len(account)
-    return f"{account[:3]}****{account[-4:]}"
+    if len(account) == PHONE_LENGTH and account.isdigit():
+        return f"{account[:3]}****{account[-4:]}"
+    n = len(account)
+    keep = 3 if n >= 12 else 2 if n >= 6 else 1 if n >= 3 else 0
+    return f"{account[:keep]}{STARS}{account[-keep:]}" if keep else STARS
+
+
+def person_label(name: str | None, account: str | None) -> str:
+    """Who someone is on screen: `林志强（fu***an）` (a name and the masked login)."""
+    masked = mask_account(account)
+    if name and masked:
+        return f"{name}（{masked}）"
+    return name or masked
 
 
 def mask_phone(phone: str | None) -> str:

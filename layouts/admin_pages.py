@@ -5,23 +5,29 @@ from __future__ import annotations
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
+from data_access.audit import COLUMNS as AUDIT_FIELDS
 from data_access.vocab import ROLE_REGION_SUPER, ROLE_REGION_TRAINING, ROLE_SCHOOL_ADMIN
 
+from .columns import ACTION_WIDTH, SECONDS_WIDTH, TIME_MIN_WIDTH, TIME_WIDTH, column
 from .format import data_grid, dropdown
 from .ids import Admins, Audit, Codes
 
 
 CODE_COLUMNS = [
-    {"field": "hint", "headerName": "权限码", "minWidth": 120, "flex": 1},
-    {"field": "role", "headerName": "角色", "minWidth": 150, "flex": 1.3},
-    {"field": "target", "headerName": "区域/学校", "minWidth": 180, "flex": 1.6},
-    {"field": "issued_at", "headerName": "生成时间", "minWidth": 140, "flex": 1.2},
-    {"field": "expires_at", "headerName": "有效期至", "minWidth": 140, "flex": 1.2},
-    {"field": "status", "headerName": "状态", "minWidth": 90, "flex": 0.8},
-    {"field": "redeemed_by", "headerName": "使用人", "minWidth": 100, "flex": 1},
-    {"field": "redeemed_at", "headerName": "使用时间", "minWidth": 140, "flex": 1.2},
-    {"field": "action", "headerName": "操作", "minWidth": 80, "flex": 0.7, "cellClass": "link-cell"},
+    column("hint", "权限码", 100),
+    column("role", "角色", 100, 1),
+    column("target", "区域/学校", 130, 2),
+    # nine columns: at 1280 px a time breaks after its date; from 1366 px it fits one line
+    column("issued_at", "生成时间", TIME_MIN_WIDTH, 1.6),
+    column("expires_at", "有效期至", TIME_MIN_WIDTH, 1.6),
+    column("status", "状态", 66),
+    column("redeemed_by", "使用人", 100, 1.2),
+    column("redeemed_at", "使用时间", TIME_MIN_WIDTH, 1.6),
+    column("action", "操作", ACTION_WIDTH, cellClass="link-cell"),
 ]
+
+
+FORM_GROUP = {"display": "flex", "alignItems": "center", "gap": "10px"}
 
 
 def codes_page(role_options: list[dict]):
@@ -32,13 +38,20 @@ def codes_page(role_options: list[dict]):
             html.Div(
                 className="filter-bar",
                 children=[
-                    html.Label("角色:", htmlFor=Codes.ROLE),
-                    dropdown(id=Codes.ROLE, options=role_options,
+                    html.Div([
+                        html.Label("角色:", htmlFor=Codes.ROLE),
+                        dropdown(id=Codes.ROLE, options=role_options,
                                  value=role_options[0]["value"] if role_options else None,
-                                 clearable=False, searchable=False, className="dd-wide"),
-                    html.Label("区域/学校:", htmlFor=Codes.TARGET),
-                    dropdown(id=Codes.TARGET, options=[], placeholder="输入名称或代码搜索",
-                                 className="dd-target"),
+                                 clearable=False, searchable=False,
+                                 style={"width": "270px"}),  # the longest role label
+                    ], style=FORM_GROUP),
+                    # A school's name and code need room: this group takes the rest of the
+                    # line, or a line of its own on narrow screens.
+                    html.Div([
+                        html.Label("区域/学校:", htmlFor=Codes.TARGET),
+                        dropdown(id=Codes.TARGET, options=[], placeholder="输入名称或代码搜索",
+                                 style={"flex": "1"}),
+                    ], style={**FORM_GROUP, "flex": "1 1 560px"}),
                     html.Button("生成权限码", id=Codes.ISSUE, n_clicks=0,
                                 className="btn btn-primary btn-sm"),
                 ],
@@ -65,14 +78,14 @@ def issued_code(code: str, role: str, target: str, expires: str):
 
 
 ADMIN_COLUMNS = [
-    {"field": "user_name", "headerName": "姓名", "minWidth": 100, "flex": 1},
-    {"field": "account", "headerName": "账号", "minWidth": 120, "flex": 1},
-    {"field": "role", "headerName": "角色", "minWidth": 150, "flex": 1.3},
-    {"field": "scope", "headerName": "管理范围", "minWidth": 180, "flex": 1.6},
-    {"field": "phone", "headerName": "手机号", "minWidth": 120, "flex": 1},
-    {"field": "org_title", "headerName": "单位/职务", "minWidth": 140, "flex": 1.3},
-    {"field": "bound_at", "headerName": "绑定时间", "minWidth": 140, "flex": 1.2},
-    {"field": "action", "headerName": "操作", "minWidth": 80, "flex": 0.7, "cellClass": "link-cell"},
+    column("user_name", "姓名", 80, 1),
+    column("account", "账号", 112),  # `139****0001` cannot wrap
+    column("role", "角色", 100, 1),
+    column("scope", "管理范围", 130, 2),
+    column("phone", "手机号", 112),
+    column("org_title", "单位/职务", 100, 1.3),
+    column("bound_at", "绑定时间", TIME_WIDTH),
+    column("action", "操作", ACTION_WIDTH, cellClass="link-cell"),
 ]
 
 
@@ -93,14 +106,10 @@ def admins_page():
     )
 
 
-AUDIT_COLUMNS = [
-    {"field": "at", "headerName": "时间", "minWidth": 160, "flex": 1.2},
-    {"field": "actor", "headerName": "操作人", "minWidth": 120, "flex": 1},
-    {"field": "action", "headerName": "操作", "minWidth": 110, "flex": 1},
-    {"field": "scope", "headerName": "范围", "minWidth": 150, "flex": 1.3},
-    {"field": "outcome", "headerName": "结果", "minWidth": 70, "flex": 0.6},
-    {"field": "detail", "headerName": "详情", "minWidth": 260, "flex": 3},
-]
+_AUDIT_SIZES = {"at": (SECONDS_WIDTH, 0), "actor": (150, 1), "action": (90, 0.8),
+                "scope": (120, 1.2), "outcome": (60, 0), "detail": (220, 3.5)}
+# The columns (and their order) of the download too: data_access.audit.COLUMNS.
+AUDIT_COLUMNS = [column(field, header, *_AUDIT_SIZES[field]) for field, header in AUDIT_FIELDS]
 
 
 def audit_page():

@@ -4,20 +4,21 @@ from __future__ import annotations
 
 from dash import dcc, html
 
+from .columns import ACTION_WIDTH, TIME_WIDTH, column
 from .format import data_grid
 from .ids import Exports
 
 COLUMNS = [
-    {"field": "title", "headerName": "文件", "minWidth": 260, "flex": 3},
-    {"field": "format", "headerName": "格式", "minWidth": 70, "flex": 0.6},
-    {"field": "status", "headerName": "状态", "minWidth": 80, "flex": 0.8},
-    {"field": "progress", "headerName": "进度", "minWidth": 110, "flex": 1},
-    {"field": "rows", "headerName": "行数", "minWidth": 90, "flex": 0.8, "type": "rightAligned"},
-    {"field": "size", "headerName": "大小", "minWidth": 90, "flex": 0.8, "type": "rightAligned"},
-    {"field": "created_at", "headerName": "创建时间", "minWidth": 140, "flex": 1.2},
-    {"field": "expires_at", "headerName": "过期时间", "minWidth": 140, "flex": 1.2},
-    {"field": "action", "headerName": "操作", "minWidth": 80, "flex": 0.7,
-     "cellRenderer": "DownloadLink"},
+    column("title", "文件", 160, 3),
+    column("format", "格式", 64),
+    column("status", "状态", 72),
+    column("progress", "进度", 72),
+    column("rows", "行数", 84, type="rightAligned"),
+    column("size", "大小", 84, type="rightAligned"),
+    column("created_at", "创建时间", TIME_WIDTH),
+    column("expires_at", "过期时间", TIME_WIDTH),
+    # 下载, or why the job failed (which may take a few lines)
+    column("action", "操作", ACTION_WIDTH, 0.8, cellRenderer="DownloadLink"),
 ]
 
 

@@ -126,9 +126,37 @@ def test_expiry_revocation_and_status_list(engine, schools):
         assert listed[old.id].status == codes.STATUS_EXPIRED
         assert listed[revoked.id].status == codes.STATUS_REVOKED
         assert listed[used.id].status == codes.STATUS_USED
-        assert listed[used.id].redeemed_by_name == "redeemer"
+        # the name the redeemer gave at binding (the issuer's contact), and the account
+        assert listed[used.id].redeemed_by_name == "王五"
+        assert listed[used.id].redeemed_by_account == "redeemer"
         # a county admin elsewhere sees none of them
         nh = _scope(conn, "nh", "region_super", "350424")
         assert codes.codes_in_scope(conn, nh) == []
         with pytest.raises(codes.CodeError):
             codes.revoke(conn, nh, old.id)
+
+
+def test_revoking_follows_the_issuing_rule(engine, schools):
+    """D1: a 专项管理员 may not revoke the region codes its super admin issued; the super
+    admin may; 学校管理员 codes in the subtree may be revoked by both, as both may issue them."""
+    with engine.begin() as conn:
+        pt_super = _scope(conn, "pt-super", "region_super", "350300")
+        pt_training = _scope(conn, "pt-training", "region_training", "350300")
+        own_training = codes.issue(conn, pt_super, "region_training", "350300")
+        child_super = codes.issue(conn, pt_super, "region_super", "350322")
+        school_by_super = codes.issue(conn, pt_super, "school_admin", "S1")
+        for code in (own_training, child_super):
+            with pytest.raises(codes.CodeError, match="无权撤销"):
+                codes.revoke(conn, pt_training, code.id)
+        listed = {r.id: r for r in codes.codes_in_scope(conn, pt_training)}
+        assert not listed[own_training.id].revocable and not listed[child_super.id].revocable
+        assert listed[school_by_super.id].revocable
+        assert all(r.revocable for r in codes.codes_in_scope(conn, pt_super))
+        codes.revoke(conn, pt_training, school_by_super.id)
+        school_by_training = codes.issue(conn, pt_training, "school_admin", "S1")
+        codes.revoke(conn, pt_super, school_by_training.id)
+        codes.revoke(conn, pt_super, own_training.id)
+        codes.revoke(conn, pt_super, child_super.id)
+        revoked = dict(conn.execute(select(PermissionCode.id, PermissionCode.revoked_at)).all())
+    assert all(revoked[c.id] is not None for c in (own_training, child_super, school_by_super,
+                                                    school_by_training))
