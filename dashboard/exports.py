@@ -30,7 +30,7 @@ from data_access.export_tables import (
     ExportRequest,
     updated_text,
 )
-from data_access.exports import csv_chunks, write_xlsx
+from data_access.exports import Column, csv_chunks, write_xlsx
 from data_access.jobs import (
     MAX_ACTIVE_PER_USER,
     TMP_PREFIX,
@@ -233,7 +233,7 @@ def _download(table: str, training_code: str, fmt: str):
             with eng.connect() as conn:
                 yield from rows(conn)
 
-        return Response(csv_chunks(title, req.header(), streamed()), mimetype="text/csv",
+        return Response(csv_chunks(title, req.columns(), streamed()), mimetype="text/csv",
                         headers=_disposition(req.filename(fmt)))
     return _xlsx_response(eng, title, req, rows)
 
@@ -247,7 +247,7 @@ def _xlsx_response(eng, title: str, req: ExportRequest, rows) -> Response:
     os.close(fd)
     try:
         with eng.connect() as conn:
-            write_xlsx(tmp, title, req.header(), rows(conn))
+            write_xlsx(tmp, title, req.columns(), rows(conn))
         fh = open(tmp, "rb")
     finally:
         try:
@@ -414,7 +414,7 @@ def audit_export():
     now = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
     body = csv_chunks(
         f"操作日志 · {scope.name} · 导出时间：{now}",
-        ["时间", "操作人", "操作", "范围", "结果", "详情"],
+        [Column(label) for label in ("时间", "操作人", "操作", "范围", "结果", "详情")],
         ([f"{r.at:%Y-%m-%d %H:%M:%S}", r.actor, r.action, r.scope_name, r.outcome, r.detail]
          for r in rows),
     )
