@@ -172,7 +172,9 @@ def write_xlsx(path, title: str, columns: Sequence[Column], rows: Iterable[list[
             if fmt is None:
                 continue
             if fmt not in formats:
-                formats[fmt] = workbook.add_format({"num_format": fmt})
+                # General is every cell's default: no format to look up per cell.
+                formats[fmt] = (None if fmt == "General"
+                                else workbook.add_format({"num_format": fmt}))
             number_cols.append((i, _percent_number if c.cell.percent else float, formats[fmt]))
         sheet_no = 0
         row_no = 0  # data rows on the current sheet
