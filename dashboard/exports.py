@@ -31,7 +31,7 @@ from data_access.export_tables import (
     ExportRequest,
     updated_text,
 )
-from data_access.exports import csv_chunks, write_xlsx
+from data_access.exports import Column, csv_chunks, write_xlsx
 from data_access.jobs import (
     MAX_ACTIVE_PER_USER,
     TMP_PREFIX,
@@ -239,7 +239,7 @@ def _download(table: str, training_code: str, fmt: str):
             with eng.connect() as conn:
                 yield from rows(conn)
 
-        return Response(csv_chunks(title, req.header(), streamed()), mimetype="text/csv",
+        return Response(csv_chunks(title, req.columns(), streamed()), mimetype="text/csv",
                         headers=_disposition(req.filename(fmt)))
     return _xlsx_response(eng, title, req, rows)
 
@@ -253,7 +253,7 @@ def _xlsx_response(eng, title: str, req: ExportRequest, rows) -> Response:
     os.close(fd)
     try:
         with eng.connect() as conn:
-            write_xlsx(tmp, title, req.header(), rows(conn))
+            write_xlsx(tmp, title, req.columns(), rows(conn))
         fh = open(tmp, "rb")
     finally:
         try:
@@ -428,7 +428,7 @@ def audit_export():
     keys = [key for key, _ in AUDIT_COLUMNS]
     body = csv_chunks(
         f"操作日志 · {scope.name} · 导出时间：{now}",
-        [label for _, label in AUDIT_COLUMNS],
+        [Column(label) for _, label in AUDIT_COLUMNS],
         ([cells[k] for k in keys] for cells in (r.cells() for r in rows)),
     )
     return Response(body, mimetype="text/csv", headers={

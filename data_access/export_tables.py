@@ -3,7 +3,7 @@
 An `ExportRequest` is built only from values that were already authorized (a region from
 `authorize_region`, a school from `authorize_school`, a training from `authorize_training`).
 The stable download URLs and the background jobs both turn it into the same title row,
-header and rows, so a file is identical whichever way it was produced.
+columns and rows, so a file is identical whichever way it was produced.
 """
 
 from __future__ import annotations
@@ -14,17 +14,17 @@ from typing import Iterator
 
 from sqlalchemy import Connection, select
 
-from .exports import title_line
+from .exports import Column, title_line
 from .models import Snapshot
 from .regions import RegionRow
 from .stats import (
+    REGION_TABLE_EXPORT_COLUMNS,
     StatsFilters,
     region_table,
-    region_table_header,
     region_table_records,
     region_table_values,
 )
-from .teachers import HEADER as TEACHER_HEADER
+from .teachers import COLUMNS as TEACHER_COLUMNS
 from .teachers import (
     TeacherFilters,
     TeacherScope,
@@ -78,8 +78,8 @@ class ExportRequest:
     def filename(self, fmt: str) -> str:
         return f"{self.label()}.{fmt}"
 
-    def header(self) -> list[str]:
-        return region_table_header() if self.table == "regions" else list(TEACHER_HEADER)
+    def columns(self) -> tuple[Column, ...]:
+        return REGION_TABLE_EXPORT_COLUMNS if self.table == "regions" else TEACHER_COLUMNS
 
     # ------------------------------------------------------------------ rows
 

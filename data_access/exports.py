@@ -1,19 +1,53 @@
 """The one export writer (SPEC §6): CSV (UTF-8 with BOM) streamed in chunks, or written to a
-file, and XLSX written streaming; both with a title row and the formula-injection guard."""
+file, and XLSX written streaming; both with a title row and the formula-injection guard.
+
+A table declares its columns once, as `Column`s (header label + cell type). Rows are always
+the screen's text: the CSV writes it as it is, the XLSX writer stores a number column's text
+as the number it shows (`33.03%` → 0.3303 shown as `0.00%`), so Excel displays the screen's
+text and SUM and sorting work."""
 
 from __future__ import annotations
 
 import csv
 import io
 import itertools
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Sequence
 
 BOM = "\ufeff"
 _DANGEROUS_FIRST = ("=", "+", "-", "@", "\t", "\r")
 
 
 _DANGEROUS_SET = frozenset(_DANGEROUS_FIRST)
+
+
+@dataclass(frozen=True)
+class CellType:
+    """How an XLSX cell holds a column's screen text; `number_format` None = text."""
+
+    number_format: str | None = None
+    percent: bool = False  # the text ends with `%` and the number is a hundredth of it
+
+
+TEXT = CellType()
+COUNT = CellType("0")
+PERCENT = CellType("0.00%", percent=True)  # `33.03%`
+AVERAGE = CellType("0.0")  # 人均学时 `7.5`
+HOURS = CellType("General")  # 获得学时 of a teacher: `8`, `7.5`
+
+
+@dataclass(frozen=True)
+class Column:
+    label: str
+    cell: CellType = TEXT
+
+
+def _percent_number(text: str) -> float:
+    if text[-1:] != "%":
+        raise ValueError("not a percentage")
+    # Parsed as the decimal 0.3303 itself: 33.03 / 100 can land one ulp away from it.
+    return float(text[:-1] + "e-2")
 
 
 def guard_cell(value: object) -> str:
@@ -28,14 +62,15 @@ def guard_row(row: Iterable[object]) -> list[str]:
     return ["'" + t if t[:1] in _DANGEROUS_SET else t for t in texts]
 
 
-def csv_chunks(title: str, header: list[str], rows: Iterable[list[object]],
+def csv_chunks(title: str, columns: Sequence[Column], rows: Iterable[list[object]],
                rows_per_chunk: int = 2000) -> Iterator[bytes]:
-    """Yield the file in pieces so that no download is ever held in memory whole."""
+    """Yield the file in pieces so that no download is ever held in memory whole. Every cell
+    is the screen's text, whatever the column's cell type."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")
     buf.write(BOM)
     writer.writerow([guard_cell(title)])
-    writer.writerow([guard_cell(h) for h in header])
+    writer.writerow([guard_cell(c.label) for c in columns])
     n = 0
     for row in rows:
         writer.writerow(guard_row(row))
@@ -80,25 +115,26 @@ def _counting(rows: Iterable[list[object]], progress, every: int, counter: list[
             progress(n)
 
 
-def write_csv(path, title: str, header: list[str], rows: Iterable[list[object]],
+def write_csv(path, title: str, columns: Sequence[Column], rows: Iterable[list[object]],
               progress=None, *, progress_every: int = PROGRESS_EVERY) -> int:
     """Write exactly the bytes of `csv_chunks` to `path`; returns the number of data rows.
 
     `progress(n)` is called every `progress_every` rows."""
     counter = [0]
     with open(path, "wb") as fh:
-        for chunk in csv_chunks(title, header, _counting(rows, progress, progress_every, counter)):
+        for chunk in csv_chunks(title, columns, _counting(rows, progress, progress_every, counter)):
             fh.write(chunk)
     return counter[0]
 
 
-def write_xlsx(path, title: str, header: list[str], rows: Iterable[list[object]], *,
+def write_xlsx(path, title: str, columns: Sequence[Column], rows: Iterable[list[object]], *,
                progress=None, progress_every: int = PROGRESS_EVERY) -> int:
     """Write an XLSX file streaming (xlsxwriter constant-memory); returns the data rows.
 
     Every sheet starts with the title row (merged over the columns) and the header row.
-    Cells are written as text exactly as the screen shows them (the same formula guard as
-    the CSV), so the file equals the screen. After `XLSX_SHEET_DATA_ROWS` data rows the
+    Text columns hold the screen's text behind the same formula guard as the CSV; a number
+    column's cell is the number its text shows, in the column's number format, and stays
+    that text when it is not a number (`—`). After `XLSX_SHEET_DATA_ROWS` data rows the
     export continues on a new sheet (数据1, 数据2, …)."""
     import xlsxwriter
 
@@ -107,20 +143,21 @@ def write_xlsx(path, title: str, header: list[str], rows: Iterable[list[object]]
         raise ValueError("XLSX_SHEET_DATA_ROWS must be positive")
     rows = iter(rows)
     first = list(itertools.islice(rows, _WIDTH_SAMPLE))
-    width_cols = max(1, len(header))
-    widths = [_display_width(guard_cell(h)) for h in header] or [10]
+    width_cols = max(1, len(columns))
+    widths = [_display_width(guard_cell(c.label)) for c in columns] or [10]
     for row in first:
         for i, v in enumerate(row[:width_cols]):
             widths[i] = max(widths[i], _display_width(guard_cell(v)))
     widths = [min(_MAX_WIDTH, max(8, w + 2)) for w in widths]
     title_text = guard_cell(title)
-    header_cells = [guard_cell(h) for h in header]
+    header_cells = [guard_cell(c.label) for c in columns]
+    text_cols = [i for i, c in enumerate(columns) if c.cell.number_format is None]
 
     workbook = xlsxwriter.Workbook(str(path), {
         "constant_memory": True,
         # Row data is buffered in temporary files next to the target, not in memory.
         "tmpdir": str(Path(path).parent),
-        # Everything is text: nothing is turned into a formula, number or link.
+        # Text is never turned into a formula, number or link; numbers are written as such.
         "strings_to_formulas": False,
         "strings_to_numbers": False,
         "strings_to_urls": False,
@@ -128,6 +165,17 @@ def write_xlsx(path, title: str, header: list[str], rows: Iterable[list[object]]
     try:
         title_fmt = workbook.add_format({"bold": True})
         header_fmt = workbook.add_format({"bold": True, "bg_color": "#F2F2F2", "border": 1})
+        formats: dict[str, object] = {}
+        number_cols = []  # (column, text → number, cell format)
+        for i, c in enumerate(columns):
+            fmt = c.cell.number_format
+            if fmt is None:
+                continue
+            if fmt not in formats:
+                # General is every cell's default: no format to look up per cell.
+                formats[fmt] = (None if fmt == "General"
+                                else workbook.add_format({"num_format": fmt}))
+            number_cols.append((i, _percent_number if c.cell.percent else float, formats[fmt]))
         sheet_no = 0
         row_no = 0  # data rows on the current sheet
         total = 0
@@ -144,18 +192,28 @@ def write_xlsx(path, title: str, header: list[str], rows: Iterable[list[object]]
                 ws.write_string(0, 0, title_text, title_fmt)
             for i, h in enumerate(header_cells):
                 ws.write_string(1, i, h, header_fmt)
-            # The cells hold the on-screen text; do not flag "number stored as text".
-            ws.ignore_errors({"number_stored_as_text": "A1:XFD1048576"})
             return ws
 
-        write = new_sheet().write_string
+        ws = new_sheet()
+        write_string, write_number = ws.write_string, ws.write_number
         for row in itertools.chain(first, rows):
             if row_no == per_sheet:
-                write = new_sheet().write_string
+                ws = new_sheet()
+                write_string, write_number = ws.write_string, ws.write_number
                 row_no = 0
             r = row_no + 2
-            for col, text in enumerate(guard_row(row)):
-                write(r, col, text)
+            for col in text_cols:
+                text = row[col]
+                text = "" if text is None else str(text)
+                write_string(r, col, "'" + text if text[:1] in _DANGEROUS_SET else text)
+            for col, to_number, fmt in number_cols:
+                text = row[col]
+                try:
+                    write_number(r, col, to_number(text), fmt)
+                except (TypeError, ValueError):
+                    # `—` (no denominator) and anything else that is not a number stay
+                    # text; NaN and infinity are refused by write_number (TypeError).
+                    write_string(r, col, guard_cell(text))
             row_no += 1
             total += 1
             if progress is not None and total % progress_every == 0:

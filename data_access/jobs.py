@@ -239,7 +239,7 @@ def run_job(engine: Engine, job_id: int, export_dir: Path) -> str:
                               .values(progress=n))
 
             writer = write_xlsx if job.file_format == "xlsx" else write_csv
-            rows = writer(tmp, params["title_line"], req.header(), req.rows(conn, snapshot_id),
+            rows = writer(tmp, params["title_line"], req.columns(), req.rows(conn, snapshot_id),
                           progress=progress, progress_every=PROGRESS_EVERY)
             conn.rollback()
             # The snapshot's rows must not have been purged while they were read.

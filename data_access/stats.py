@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, func, select
 
+from .exports import AVERAGE, COUNT, PERCENT, TEXT, CellType, Column
 from .metrics import (
     REGION_TABLE_COLUMNS,
     Counts,
@@ -194,8 +195,23 @@ def region_table_records(rows: list[TableRow]) -> list[dict]:
     return out
 
 
-def region_table_header() -> list[str]:
-    return ["区域名称"] + [label for label, _ in REGION_TABLE_COLUMNS]
+# The cell type of each metric in a download (SPEC §6), by `MetricRow` field.
+_METRIC_CELLS: dict[str, CellType] = {
+    "progress": PERCENT,
+    "participants": COUNT,
+    "participation_rate": PERCENT,
+    "learners": COUNT,
+    "learning_rate": PERCENT,
+    "hours_average": AVERAGE,
+    "completed": COUNT,
+    "completed_rate": PERCENT,
+    "not_completed": COUNT,
+    "not_completed_rate": PERCENT,
+}
+
+# The 按区域查看 table as a download, in `region_table_values` order.
+REGION_TABLE_EXPORT_COLUMNS: tuple[Column, ...] = (Column("区域名称", TEXT),) + tuple(
+    Column(label, _METRIC_CELLS[field]) for label, field in REGION_TABLE_COLUMNS)
 
 
 def region_table_values(record: dict) -> list[str]:

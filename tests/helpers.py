@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 from datetime import datetime
+from decimal import Decimal
 
 from sqlalchemy import insert, select
 
@@ -205,3 +206,24 @@ def browser_login(page, base_url: str, account: str, password: str) -> None:
     page.fill("#password", password)
     page.click("button[type=submit]")
     page.wait_for_selector("#tl-grid .ag-row")
+
+
+def xlsx_shown(cell) -> str:
+    """The text a spreadsheet shows for a cell of an exported XLSX (an openpyxl cell), for
+    the number formats the export writer uses."""
+    value = cell.value
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    fmt = cell.number_format
+    if fmt == "0.00%":
+        return f"{Decimal(repr(value)) * 100:.2f}%"
+    if fmt == "0.0":
+        return f"{Decimal(repr(value)):.1f}"
+    if fmt == "0":
+        assert float(value).is_integer(), value
+        return str(int(value))
+    if fmt == "General":
+        return str(int(value)) if float(value).is_integer() else repr(value)
+    raise AssertionError(f"unexpected number format {fmt!r}")

@@ -8,6 +8,8 @@ import re
 import time
 import zipfile
 
+from decimal import Decimal
+
 import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
@@ -19,7 +21,7 @@ from data_access.regions import get_region
 from data_access.stats import StatsFilters
 from data_access.teachers import TeacherFilters, TeacherScope, iter_teachers
 from data_access.trainings import training_by_code
-from tests.helpers import build_dataset, login, make_admin
+from tests.helpers import build_dataset, login, make_admin, xlsx_shown
 
 ELEVEN_DIGITS = re.compile(r"(?<!\d)\d{11}(?!\d)")
 BASE = "/export/training/T2022"
@@ -41,13 +43,50 @@ def csv_lines(resp) -> list[list[str]]:
 
 
 def xlsx_lines(data: bytes) -> list[list[str]]:
+    """Every cell as the spreadsheet shows it."""
     wb = load_workbook(io.BytesIO(data), read_only=True)
     out = []
     for ws in wb.worksheets:
-        for row in ws.iter_rows(values_only=True):
-            out.append(["" if c is None else str(c) for c in row])
+        for row in ws.iter_rows():
+            out.append([xlsx_shown(c) for c in row])
     wb.close()
     return out
+
+
+# SPEC §6: the number format of each number column of the two tables; every other column is
+# text.
+REGION_FORMATS = {"学习进度": "0.00%", "参训人数": "0", "参训率": "0.00%", "学习人数": "0",
+                  "学习率": "0.00%", "人均学时": "0.0", "完成学时人数": "0", "完成人数占比": "0.00%",
+                  "未完成学时人数": "0", "未完成人数占比": "0.00%"}
+TEACHER_FORMATS = {"获得学时": "General"}
+
+
+def assert_typed_cells(data: bytes, csv_rows: list[list[str]], formats: dict[str, str]):
+    """The XLSX holds the CSV's rows (the screen's text) with SPEC §6's cell types: each
+    number column a number in its format, equal to the number shown (a ratio = the shown
+    percentage / 100), `—` the text `—`, every other column text. Returns the data rows'
+    cells."""
+    ws = load_workbook(io.BytesIO(data)).worksheets[0]
+    header = [c.value for c in ws[2]]
+    assert header == csv_rows[1] and set(formats) <= set(header)
+    cells = [list(r) for r in ws.iter_rows(min_row=3)]
+    assert len(cells) == len(csv_rows) - 2
+    seen = {"number": 0, "missing": 0, "text": 0}
+    for row, texts in zip(cells, csv_rows[2:]):
+        assert [xlsx_shown(c) for c in row] == texts
+        for label, cell, text in zip(header, row, texts):
+            fmt = formats.get(label)
+            if text == "":
+                assert cell.value in (None, ""), label
+            elif fmt is None or text == "—":
+                assert cell.data_type == "s" and cell.value == text, (label, text)
+                seen["missing" if fmt else "text"] += 1
+                continue
+            assert cell.data_type == "n" and cell.number_format == fmt, (label, text)
+            shown = Decimal(text[:-1]) / 100 if fmt.endswith("%") else Decimal(text)
+            assert cell.value == float(shown), (label, text, cell.value)
+            seen["number"] += 1
+    return cells, seen
 
 
 def xlsx_text(data: bytes) -> str:
@@ -94,6 +133,30 @@ def test_regions_xlsx_has_the_rows_of_regions_csv(world, client, login_as):
     assert not world["export_dir"].exists() or not list(world["export_dir"].iterdir())
 
 
+def test_regions_xlsx_cells_keep_their_types_and_add_up(world, client, login_as):
+    login_as("region_training", "350000")
+    for query in ("", "?region=350300", "?stage=初中"):
+        csv_resp = client.get(f"{BASE}/regions.csv{query}")
+        lines = csv_lines(csv_resp)
+        data = client.get(f"{BASE}/regions.xlsx{query}").get_data()
+        cells, seen = assert_typed_cells(data, lines, REGION_FORMATS)
+        assert seen["number"] and seen["text"], query
+        # SUM of 参训人数 over the child rows (直属学校 included) is the current region's row
+        col = lines[1].index("参训人数")
+        assert len(cells) > 2 and sum(r[col].value for r in cells[1:]) == cells[0][col].value
+        assert all(isinstance(r[col].value, int) for r in cells)
+    # 福建省: its 直属学校 row has no 专任教师数, so its 参训率 is the text `—`
+    assert seen["missing"]
+    lines = csv_lines(client.get(f"{BASE}/regions.csv?region=350300"))
+    assert lines[2][:7] == ["莆田市", "—", "7", "—", "6", "85.71%", "8.8"]
+    assert lines[3][:4] == ["仙游县", "15.00%", "5", "25.00%"]
+    cells, _ = assert_typed_cells(client.get(f"{BASE}/regions.xlsx?region=350300").get_data(),
+                                  lines, REGION_FORMATS)
+    # 学习率 6 / 7 is stored as the 85.71% shown, not as 0.857142…
+    assert [c.value for c in cells[0][:7]] == ["莆田市", "—", 7, "—", 6, 0.8571, 8.8]
+    assert [c.value for c in cells[1][:4]] == ["仙游县", 0.15, 5, 0.25]
+
+
 def test_regions_xlsx_scope_checks(world, client, login_as):
     login_as("region_training", "350300")
     assert client.get(f"{BASE}/regions.xlsx?region=350400").status_code == 403
@@ -127,6 +190,21 @@ def test_teachers_csv_and_xlsx_hold_the_list_with_masked_accounts(world, client,
     sheet = xlsx_lines(data)
     assert sheet[0][0] == title and sheet[1] == lines[1] and sheet[2:] == expected
     assert not ELEVEN_DIGITS.search(xlsx_text(data))
+
+
+def test_teachers_xlsx_cells_keep_their_types(world, client, login_as):
+    login_as("region_training", "350000")
+    lines = csv_lines(client.get(f"{BASE}/teachers.csv"))
+    data = client.get(f"{BASE}/teachers.xlsx").get_data()
+    cells, seen = assert_typed_cells(data, lines, TEACHER_FORMATS)
+    assert seen["number"] == len(lines) - 2
+    by_account = {r[0].value: r for r in cells}
+    first = by_account["138****0002"]
+    assert [c.value for c in first[6:]] == [5.5, "05:30:00"]
+    assert by_account["138****0001"][6].value == 10
+    # SUM over 获得学时 works
+    total = sum(Decimal(r[6]) for r in lines[2:])
+    assert total == Decimal("66.3") and round(sum(r[6].value for r in cells), 1) == float(total)
 
 
 def test_teacher_download_applies_the_filters(world, client, login_as):
@@ -380,12 +458,18 @@ def test_job_runs_in_a_separate_process(world, app, client, login_as):
             break
         time.sleep(0.3)
     assert job["id"] == job_id and job["status"] == "已完成", job
-    sheet = xlsx_lines(client.get(job["url"]).get_data())
+    data = client.get(job["url"]).get_data()
+    sheet = xlsx_lines(data)
     assert sheet[2:] == expected_teachers(world["engine"], region="350300", stage="初中")
     assert "学段：初中" in sheet[0][0]
+    # the job's file keeps the cell types of the stable download
+    lines = csv_lines(client.get(f"{BASE}/teachers.csv?region=350300&stage=初中"))
+    _, seen = assert_typed_cells(data, lines, TEACHER_FORMATS)
+    assert seen["number"] == len(lines) - 2 > 0
 
 
-def test_a_region_table_job_writes_the_stable_download(world, client, login_as):
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_a_region_table_job_writes_the_stable_download(world, client, login_as, fmt):
     """Region tables are always answered inline, but the runner handles them too."""
     from data_access.accounts import active_bindings, user_by_account
 
@@ -398,14 +482,24 @@ def test_a_region_table_job_writes_the_stable_download(world, client, login_as):
         training = training_by_code(conn, "T2022")
         params = {"table": "regions", "training_id": training.id, "training_code": "T2022",
                   "snapshot_id": snap[0], "region": "350300", "school": None, "stage": "初中",
-                  "subject": "", "certified_only": False, "q": "", "format": "csv", "total": 3}
+                  "subject": "", "certified_only": False, "q": "", "format": fmt, "total": 3}
         expected = client.get(f"{BASE}/regions.csv?region=350300&stage=初中").get_data()
         params["title_line"] = csv_lines_from(expected)[0][0]
-        job_id = jobs_module.create_job(conn, user.id, binding.id, "regions", "csv", params,
+        job_id = jobs_module.create_job(conn, user.id, binding.id, "regions", fmt, params,
                                         "按区域查看")
     assert jobs_module.run_job(engine, job_id, world["export_dir"]) == "done"
     job = client.get("/export/jobs").get_json()["jobs"][0]
-    assert client.get(job["url"]).get_data() == expected
+    data = client.get(job["url"]).get_data()
+    if fmt == "csv":
+        assert data == expected
+        return
+    lines = csv_lines_from(expected)
+    sheet = xlsx_lines(data)
+    assert sheet[0][0] == lines[0][0] and sheet[1:] == lines[1:]
+    cells, seen = assert_typed_cells(data, lines, REGION_FORMATS)
+    assert seen["number"] and seen["missing"] and seen["text"]
+    col = lines[1].index("参训人数")
+    assert sum(r[col].value for r in cells[1:]) == cells[0][col].value > 0
 
 
 def csv_lines_from(raw: bytes) -> list[list[str]]:
