@@ -10,7 +10,7 @@ Scales:
 - ``small``: 福建省 with only 莆田市 and 三明市 (and the three functional zones); ≈60 schools,
   ≈2,000 teachers. Fast enough for tests.
 - ``province``: 福建省 whole; ≈10,000 schools, ≈445,000 teachers, a finished training with
-  ≈150k records and an ongoing one with ≈300k (SPEC §8.3).
+  the manual's 146,999 records (below) and an ongoing one with ≈300k (SPEC §8.3).
 - ``national``: all 31 provinces; ≈460k schools, ≈16 M teachers, two trainings of ≈6 M
   records each. Everything is streamed to disk one province at a time: only that province's
   school plan and a few per-region counters are held in memory.
@@ -809,6 +809,9 @@ class _Generator:
         groups: dict[str, list[_School]] = defaultdict(list)
         for s in schools:
             groups[self._city_of(s.unit)].append(s)
+        if set(groups) != set(targets):
+            raise ValueError("MANUAL_SUMMER_TABLE and the generated cities differ: "
+                             f"{sorted(set(groups) ^ set(targets))}")
         raw_cities = 0.0
         registered = 0
         for city, group in groups.items():
@@ -1322,8 +1325,8 @@ XIANYOU = "350322"
 def demo_schools(schools_csv: str | Path) -> dict[str, tuple[str, str]]:
     """DEMO_SCHOOLS key → (学校标识码, 学校名称): a middle school of 仙游县, a kindergarten of
     莆田市 and a school of 莆田市 whose 城乡类型 is still empty (its admin sees the banner
-    asking to complete it), 城区 schools first, then in file order; outside 莆田市 only if it
-    has none."""
+    asking to complete it); 城区 schools first, then in file order, and outside the region
+    only if it has none (a small data set may lack one)."""
     parents = {code: r.parent_code for code, r in _load_catalogue().items()}
     parents.update({z.code: z.parent_code for z in ZONES})
 
