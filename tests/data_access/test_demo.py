@@ -363,6 +363,12 @@ def test_province_summer_stays_realistic(province):
         if code == "350000" or province.parent.get(code) == "350000":
             continue
         assert by_county.get(code, [0])[0] <= registered[code] <= figure, code
+    by_city = province.totals(lambda s: [province.city_of(s["所在区域代码"])])
+    in_city = Counter()
+    for region, n in registered.items():
+        in_city[province.city_of(region)] += n
+    for city in province.children["350000"]:
+        assert by_city[city][0] <= in_city[city] <= province.denominator(city), city
     for r in province.records:
         teacher = province.teachers[r["账号"]]
         assert teacher["申请时间"] < "2022-07-20" and teacher["认证状态"] != "未审核"
