@@ -6,21 +6,36 @@ import os
 import secrets
 import sys
 import time
+import unicodedata
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
 
 from data_access.db import make_engine
+from data_access.vocab import ROLE_REGION_SUPER, ROLE_REGION_TRAINING, ROLE_SCHOOL_ADMIN
 
 from .settings import Settings, instance_dir
 
 DEMO_PASSWORD = "Demo@2026"
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    account: str
+    name: str  # a person's name: the audit log and 管理员列表 show who did what
+    role: str
+    scope: str  # a region code; for a school admin a key of data_access.demo.DEMO_SCHOOLS
+
+
 DEMO_USERS = (
-    # account, name, role, scope
-    ("fujian", "省级管理员（演示）", "region_training", "350000"),
-    ("putian", "莆田市管理员（演示）", "region_training", "350300"),
-    ("xianyou", "仙游县管理员（演示）", "region_training", "350322"),
-    ("sanming", "三明市管理员（演示）", "region_super", "350400"),
+    DemoUser("fujian", "林志强", ROLE_REGION_TRAINING, "350000"),
+    DemoUser("putian", "陈淑珍", ROLE_REGION_TRAINING, "350300"),
+    DemoUser("xianyou", "黄文斌", ROLE_REGION_TRAINING, "350322"),
+    DemoUser("sanming", "吴海燕", ROLE_REGION_SUPER, "350400"),
+    DemoUser("xianyou-school", "郑晓峰", ROLE_SCHOOL_ADMIN, "xianyou-middle"),
+    DemoUser("kindergarten", "张丽萍", ROLE_SCHOOL_ADMIN, "putian-kindergarten"),
+    DemoUser("school-info", "刘建国", ROLE_SCHOOL_ADMIN, "urban-rural-missing"),
 )
 
 
@@ -303,16 +318,50 @@ def demo(host: str, port: int, scale: str) -> None:
                         export_dir=folder / "exports")
     if not db_path.exists():
         _build_demo(settings, folder, scale)
-    click.echo("\n演示账号（密码均为 %s）:" % DEMO_PASSWORD)
-    for account, name, role, scope in DEMO_USERS:
-        click.echo(f"  {account:10s} {name}")
-    click.echo(f"\n打开 http://{host}:{port}/ 登录\n")
+    _echo_demo_logins(settings, folder)
+    click.echo(f"\n打开 http://{host}:{port}/ 登录（端口被占用时用 --port 换一个，如 --port 8060）\n")
     _serve(host, port, 2, settings)
+
+
+def _echo_demo_logins(settings: Settings, folder: Path) -> None:
+    """The demo accounts as the database holds them: account, role, scope and name."""
+    from data_access import accounts
+    from data_access.vocab import ROLE_LABELS
+
+    rows = [("账号", "角色", "管理范围", "姓名")]
+    missing = []
+    engine = make_engine(settings.database_url)
+    try:
+        with engine.connect() as conn:
+            for demo_user in DEMO_USERS:
+                user = accounts.user_by_account(conn, demo_user.account)
+                bindings = accounts.active_bindings(conn, user.id) if user else []
+                if not bindings:
+                    missing.append(demo_user.account)
+                for b in bindings:
+                    rows.append((user.account, ROLE_LABELS[b.role], b.scope_name, user.name))
+    finally:
+        engine.dispose()
+    widths = [max(_display_width(r[i]) for r in rows) for i in range(len(rows[0]))]
+    click.echo(f"\n演示账号（密码均为 {DEMO_PASSWORD}）：")
+    for r in rows:
+        click.echo("  " + "  ".join(_pad(cell, w) for cell, w in zip(r, widths)).rstrip())
+    if missing:
+        click.echo(f"  此演示数据库建于旧版本，没有 {'、'.join(missing)}；"
+                   f"删除 {folder} 后重新运行即可重建。")
+
+
+def _display_width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * (width - _display_width(text))
 
 
 def _build_demo(settings: Settings, folder: Path, scale: str) -> None:
     from data_access import accounts
-    from data_access.demo import IMPORT_ORDER, generate
+    from data_access.demo import IMPORT_ORDER, demo_schools, generate
     from data_access.importers import import_file
     from data_access.refresh import refresh as run_refresh
     from data_access.schema import upgrade
@@ -332,10 +381,12 @@ def _build_demo(settings: Settings, folder: Path, scale: str) -> None:
         click.echo(f"  {kind}: {result.rows} rows ({time.perf_counter() - t:.1f} s)")
     result = run_refresh(engine)
     click.echo(f"  refresh: {result.seconds:.1f} s")
+    schools = demo_schools(files["schools"])
     with engine.begin() as conn:
-        for account, name, role, scope in DEMO_USERS:
-            uid = accounts.create_user(conn, account, name, DEMO_PASSWORD)
-            accounts.grant(conn, uid, role, scope)
+        for u in DEMO_USERS:
+            uid = accounts.create_user(conn, u.account, u.name, DEMO_PASSWORD)
+            scope = schools[u.scope][0] if u.role == ROLE_SCHOOL_ADMIN else u.scope
+            accounts.grant(conn, uid, u.role, scope)
     engine.dispose()
     # Only a complete database takes the final name, so an interrupted first run starts over.
     tmp_db.rename(folder / "yanxiu-demo.db")

@@ -10,7 +10,7 @@ Scales:
 - ``small``: 福建省 with only 莆田市 and 三明市 (and the three functional zones); ≈60 schools,
   ≈2,000 teachers. Fast enough for tests.
 - ``province``: 福建省 whole; ≈10,000 schools, ≈445,000 teachers, a finished training with
-  ≈150k records and an ongoing one with ≈300k (SPEC §8.3).
+  the manual's 146,999 records (below) and an ongoing one with ≈300k (SPEC §8.3).
 - ``national``: all 31 provinces; ≈460k schools, ≈16 M teachers, two trainings of ≈6 M
   records each. Everything is streamed to disk one province at a time: only that province's
   school plan and a few per-region counters are held in memory.
@@ -30,26 +30,45 @@ Data shape (what the screens are meant to show):
   (driven by the school type), subjects plausible for the stage, titles correlated with age,
   ≈95% 已通过 and the rest 未审核 (recent applications) or 未通过.
 - Participation varies by county (some ≈20%, some ≈65% for the finished training); about
-  99% of participants have hours > 0 and about half reach the cap.
+  99% of participants have hours > 0 and about half reach the cap. Only teachers who applied
+  before the finished training began (and so are never 未审核) took part in it.
 - 专任教师数: per county (some with per-stage rows), a bit above the teachers registered there.
   Deliberate gaps so the `—` / 缺少专任教师数 display has something to show: the zones 湄洲岛
   and 北岸经济开发区 have no figure (莆田市 therefore has its own figure), and 南平市 and 宁德市
   (plus a few random prefectures at national scale) have a prefecture-level figure only, so
-  their counties have none. Provinces have no own figure: theirs is the sum of their children.
+  their counties have none. Provinces have no own figure (theirs is the sum of their
+  children), except 福建省 at the default scale (below).
+
+The default scale reproduces the platform manual (第三部分 二 3 and 5): the finished training
+2022SUMMER shows, with the default filters, exactly the manual's 福建省 row and its ten city
+rows (``MANUAL_SUMMER_TABLE``), every column. Each city's exact totals (participants,
+learners, completed, and a sum of hours whose average rounds to the manual's 人均学时) are
+shared out to its counties and schools with varied rates; what the cities leave of the
+province's totals is the province's 直属学校 row; each city's effective 专任教师数 is a figure
+its 参训率 rounds to (a prefecture figure, or county figures that add up to it), and the
+province has a figure of its own (the cities' figures add up to more than the province's, as
+on the platform). With ``teacher_factor`` other than 1 the totals are drawn at random as at the
+other scales.
 """
 
 from __future__ import annotations
 
+import bisect
 import csv
 import datetime as _dt
 import math
 import random
 import shutil
+from collections import defaultdict
 from dataclasses import dataclass, field
+from decimal import Decimal
 from importlib import resources
 from pathlib import Path
 
-__all__ = ["SCALES", "FILE_NAMES", "IMPORT_ORDER", "ZONES", "generate"]
+from . import metrics
+
+__all__ = ["SCALES", "FILE_NAMES", "IMPORT_ORDER", "ZONES", "MANUAL_SUMMER_TABLE", "DEMO_SCHOOLS",
+           "demo_schools", "generate"]
 
 SCALES = ("small", "province", "national")
 FILE_NAMES = {
@@ -113,12 +132,13 @@ class _Scale:
     prefectures: frozenset[str] | None = None  # None = all prefectures of the province
     direct_size: float = 1.5  # size of a 直属学校 relative to a county school of its type
     national: bool = False
+    manual_table: bool = False  # 2022SUMMER reproduces MANUAL_SUMMER_TABLE (teacher_factor 1)
 
 
 _SCALE_CONFIG = {
     "small": _Scale(2_000, 60, (3, 3), (2, 2), 0.35, 0.70, direct_size=0.5,
                     prefectures=frozenset({PUTIAN, SANMING})),
-    "province": _Scale(445_000, 10_000, (16, 16), (2, 5), 0.35, 0.69),
+    "province": _Scale(445_000, 10_000, (16, 16), (2, 5), 0.35, 0.69, manual_table=True),
     "national": _Scale(16_000_000, 460_000, (10, 16), (2, 5), 0.39, 0.375, national=True),
 }
 
@@ -155,6 +175,43 @@ class _HoursModel:
 
 _SUMMER_HOURS = _HoursModel(SUMMER_CAP * 10, 0.008, 0.548, 32)
 _WINTER_HOURS = _HoursModel(WINTER_CAP * 10, 0.012, 0.48, 20)
+# Share of teachers who applied before the finished training began (the others applied later
+# or are still 未审核, and none of them took part in it).
+_EARLY_SHARE = 0.88
+# A city's registered teachers as a share of its 专任教师数 (some full-time teachers have no
+# platform account yet).
+_REGISTERED_SHARE = (0.9, 0.97)
+# At most this share of a city's early applicants take part, so counties can still differ.
+_PARTICIPATION_HEADROOM = 0.85
+
+# The manual's table of 2022年“暑期教师研修”专题 (第三部分 二 3; 莆田市 from the drill-down of
+# 二 5), default filters: region code → 参训人数, 参训率, 学习人数, 人均学时, 完成学时人数, as printed.
+# The other columns (学习率, 完成人数占比, 未完成学时人数, 未完成人数占比) follow from these.
+MANUAL_SUMMER_TABLE: dict[str, tuple[int, str, int, str, int]] = {
+    FUJIAN: (146999, "33.03%", 145792, "7.5", 80496),
+    "350100": (20859, "26.81%", 20650, "7.4", 11527),  # 福州市
+    "350500": (20025, "21.58%", 19769, "6.3", 7539),  # 泉州市
+    "350900": (19197, "33.72%", 19088, "7.1", 11413),  # 宁德市
+    "350600": (17110, "29.94%", 17019, "8.0", 10313),  # 漳州市
+    "350400": (13041, "42.41%", 12968, "7.5", 6826),  # 三明市
+    "350800": (11646, "32.75%", 11561, "7.0", 5340),  # 龙岩市
+    "350200": (8687, "18.19%", 8622, "7.9", 4927),  # 厦门市
+    "350700": (7003, "22.99%", 6894, "6.8", 3120),  # 南平市
+    "350199": (3117, "65.52%", 3106, "8.9", 2313),  # 平潭综合实验区
+    PUTIAN: (24605, "66.44%", 24475, "8.4", 16754),  # 莆田市
+}
+
+
+@dataclass
+class _Target:
+    """Exact 2022SUMMER totals a group of schools (a city, or the province's 直属学校) must
+    produce, and the teachers registered there."""
+
+    participants: int
+    learners: int
+    completed: int
+    hours_tenths: int
+    registered: int = 0
 
 
 def _training_rows(today: _dt.date) -> list[tuple[str, ...]]:
@@ -313,6 +370,15 @@ class _School:
     raw_size: float
     unit: _Unit
     size: int = 0
+    mult: float = 1.0  # the school's participation relative to its unit's
+    # 2022SUMMER plan: teachers who applied before it, participants among them, and how many
+    # of those have 0 hours / reach the cap; the rest have partial hours adding up to
+    # partial_tenths (None: drawn freely).
+    early: int = 0
+    participants: int = 0
+    zeros: int = 0
+    completed: int = 0
+    partial_tenths: int | None = None
 
 
 # --------------------------------------------------------------------------- generator
@@ -333,6 +399,9 @@ class _Generator:
         self.next_teacher = 0
         # teacher counts per holding region (unit or direct-school region) and stage
         self.stage_counts: dict[str, dict[str, int]] = {}
+        self.manual = self.cfg.manual_table and factor == 1.0
+        # 专任教师数 a region must carry (MANUAL_SUMMER_TABLE); others are derived from teachers
+        self.figures: dict[str, int] = {}
         self._names()
         self._calendar()
         self._id_cache: dict[str, int] = {}
@@ -641,8 +710,17 @@ class _Generator:
         self.code_counter = self.rng.randrange(1000, 9000)
         direct = self._direct_schools(province)
         units = self._units(province)
+        targets = self._summer_targets(province) if self.manual and province == FUJIAN else None
+        weights = [u.weight for u in units]
+        if targets is not None:
+            # Each city gets schools in proportion to the teachers it must hold.
+            city_weight: dict[str, float] = defaultdict(float)
+            for u in units:
+                city_weight[self._city_of(u)] += u.weight
+            weights = [u.weight * targets[self._city_of(u)].registered
+                       / city_weight[self._city_of(u)] for u in units]
         county_total = max(len(units), school_target - len(direct))
-        allocation = _allocate(county_total - len(units), [u.weight for u in units])
+        allocation = _allocate(county_total - len(units), weights)
         # A shuffled deck of school types in their target shares: even a small data set
         # gets the intended stage mix.
         types = [t for t, (w, _, _) in _SCHOOL_TYPES.items() if w > 0]
@@ -655,16 +733,150 @@ class _Generator:
             if unit.name in _TINY_COUNTIES:
                 n = min(n, 2)
             schools.extend(self._county_schools(province, unit, n))
-        # Scale raw sizes so the province holds its target number of teachers.
-        target = max(teacher_target, len(schools))
-        scale = target / sum(s.raw_size for s in schools)
-        cumulative = 0.0
-        assigned = 0
-        for s in schools:
-            cumulative += s.raw_size * scale
-            s.size = max(1, round(cumulative) - assigned)
-            assigned += s.size
+        if targets is None:
+            _set_sizes(schools, max(teacher_target, len(schools)))
+            self._plan_summer_at_random(schools)
+        else:
+            self._size_cities(schools, targets)
+            self._plan_summer_targets(schools, targets)
         return schools
+
+    def _city_of(self, unit: _Unit) -> str:
+        """The province's child region a unit's schools count towards: its prefecture, or
+        the unit itself when it hangs directly under the province (平潭综合实验区); a 直属学校
+        unit counts towards its own region (a prefecture, or the province)."""
+        if unit.prefecture != unit.code and self.catalogue[unit.prefecture].kind == "province":
+            return unit.code
+        return unit.prefecture
+
+    def _summer_targets(self, province: str) -> dict[str, _Target]:
+        """The exact totals of MANUAL_SUMMER_TABLE per city, the remainder for the province's
+        直属学校 (keyed by the province code), and the 专任教师数 the rates need."""
+        rng = self.rng
+        cap = _SUMMER_HOURS.cap_tenths
+        table = MANUAL_SUMMER_TABLE
+        cities = [c for c in table if c != province]
+        targets: dict[str, _Target] = {}
+        hour_ranges: dict[str, range] = {}
+        for code in [province, *cities]:
+            participants, rate, learners, average, completed = table[code]
+            self.figures[code] = _middle(_values_showing(
+                rate, lambda t, p=participants: metrics.percent(p, t),
+                participants, participants * 10_000, increasing=False))
+            hour_ranges[code] = _values_showing(
+                average, lambda h, n=learners: metrics.hours_average(h, n),
+                0, cap * learners, increasing=True)
+            targets[code] = _Target(participants, learners, completed, 0)
+        whole = targets.pop(province)
+        direct = _Target(
+            whole.participants - sum(targets[c].participants for c in cities),
+            whole.learners - sum(targets[c].learners for c in cities),
+            whole.completed - sum(targets[c].completed for c in cities), 0)
+        if not 0 <= direct.completed <= direct.learners <= direct.participants:
+            raise ValueError("the cities of MANUAL_SUMMER_TABLE exceed the province row")
+        # The 直属学校 get the usual partial hours unless the province's average needs more or
+        # less; the cities' hour sums then share out what the province's average leaves.
+        partial = direct.learners - direct.completed
+        natural = cap * direct.completed + round(partial * _partial_mean(_SUMMER_HOURS))
+        lowest = sum(hour_ranges[c].start for c in cities)
+        highest = sum(hour_ranges[c][-1] for c in cities)
+        province_hours = hour_ranges[province]
+        direct_hours = min(max(natural,
+                               cap * direct.completed + partial,
+                               province_hours.start - highest),
+                           cap * direct.completed + (cap - 1) * partial,
+                           province_hours[-1] - lowest)
+        low = max(lowest, province_hours.start - direct_hours)
+        high = min(highest, province_hours[-1] - direct_hours)
+        if low > high:
+            raise ValueError("no hours reproduce the 人均学时 of MANUAL_SUMMER_TABLE")
+        widths = [len(hour_ranges[c]) - 1 for c in cities]
+        extra = _allocate_capped((low + high) // 2 - lowest, widths, widths)
+        for code, more in zip(cities, extra):
+            targets[code].hours_tenths = hour_ranges[code].start + more
+        direct.hours_tenths = direct_hours
+        for code in cities:
+            t = targets[code]
+            share = rng.uniform(*_REGISTERED_SHARE)
+            needed = math.ceil(t.participants / (_EARLY_SHARE * _PARTICIPATION_HEADROOM))
+            t.registered = max(round(share * self.figures[code]), needed)
+        targets[province] = direct
+        return targets
+
+    def _size_cities(self, schools: list[_School], targets: dict[str, _Target]) -> None:
+        """Size each city's schools to its registered teachers; the province's 直属学校 at the
+        average density, or larger when their participants need it."""
+        groups: dict[str, list[_School]] = defaultdict(list)
+        for s in schools:
+            groups[self._city_of(s.unit)].append(s)
+        if set(groups) != set(targets):
+            raise ValueError("MANUAL_SUMMER_TABLE and the generated cities differ: "
+                             f"{sorted(set(groups) ^ set(targets))}")
+        raw_cities = 0.0
+        registered = 0
+        for city, group in groups.items():
+            if city == FUJIAN:
+                continue
+            _set_sizes(group, targets[city].registered)
+            raw_cities += sum(s.raw_size for s in group)
+            registered += targets[city].registered
+        direct = groups.get(FUJIAN, [])
+        if direct:
+            t = targets[FUJIAN]
+            needed = math.ceil(t.participants / (_EARLY_SHARE * _PARTICIPATION_HEADROOM))
+            t.registered = max(round(sum(s.raw_size for s in direct) * registered / raw_cities),
+                               needed)
+            _set_sizes(direct, t.registered)
+
+    def _plan_early(self, schools: list[_School]) -> None:
+        rng = self.rng
+        for s in schools:
+            s.mult = math.exp(0.2 * rng.gauss(0.0, 1.0) - 0.02)
+            s.early = _binomial(rng, s.size, _EARLY_SHARE)
+
+    def _plan_summer_at_random(self, schools: list[_School]) -> None:
+        rng = self.rng
+        h = _SUMMER_HOURS
+        self._plan_early(schools)
+        for s in schools:
+            s.participants = _binomial(
+                rng, s.early, min(0.97, s.unit.summer_rate * s.mult / _EARLY_SHARE))
+            s.zeros = _binomial(rng, s.participants, h.zero)
+            complete = min(0.95, max(0.05, h.complete + s.unit.completion_shift))
+            s.completed = _binomial(rng, s.participants - s.zeros, complete)
+
+    def _plan_summer_targets(self, schools: list[_School], targets: dict[str, _Target]) -> None:
+        """Share each city's exact totals out to its schools: participants by the county's
+        rate and the school's own, completion by the county's, hours likewise."""
+        rng = self.rng
+        cap = _SUMMER_HOURS.cap_tenths
+        self._plan_early(schools)
+        groups: dict[str, list[_School]] = defaultdict(list)
+        for s in schools:
+            groups[self._city_of(s.unit)].append(s)
+        for city, group in groups.items():
+            t = targets[city]
+            early = [s.early for s in group]
+            k = _allocate_capped(t.participants,
+                                 [s.early * s.unit.summer_rate * s.mult for s in group], early)
+            zeros = _allocate_capped(t.participants - t.learners, k, k)
+            learners = [a - b for a, b in zip(k, zeros)]
+            base = t.completed / t.learners if t.learners else 0.0
+            done = _allocate_capped(
+                t.completed,
+                [n * max(0.02, base + s.unit.completion_shift) * rng.lognormvariate(0.0, 0.15)
+                 for n, s in zip(learners, group)],
+                learners)
+            partial = [a - b for a, b in zip(learners, done)]
+            room = [(cap - 2) * m for m in partial]
+            more = _allocate_capped(
+                t.hours_tenths - cap * t.completed - sum(partial),
+                [m * max(0.1, 1 + 2 * s.unit.completion_shift) * rng.lognormvariate(0.0, 0.1)
+                 for m, s in zip(partial, group)],
+                room)
+            for s, n, z, c, m, extra in zip(group, k, zeros, done, partial, more):
+                s.participants, s.zeros, s.completed = n, z, c
+                s.partial_tenths = m + extra
 
     # ..................................................................... teachers
 
@@ -688,26 +900,31 @@ class _Generator:
         prefixes = _MOBILE_PREFIXES
         mult, offset = _ACCOUNT_MULTIPLIER, self.account_offset
         summer_cap, winter_cap = _SUMMER_HOURS.cap_tenths, _WINTER_HOURS.cap_tenths
-        summer_mode, winter_mode = _SUMMER_HOURS.partial_mode, _WINTER_HOURS.partial_mode
+        winter_mode = _WINTER_HOURS.partial_mode
+        hours_text = metrics.hours
+        # Of the teachers who applied later, this share is still waiting for review (未审核);
+        # 未通过 is equally likely for early and late applicants.
+        pending_share = 0.03 / (1 - _EARLY_SHARE)
+        failed_share = 0.02
         idx = self.next_teacher
-        early_share = 0.85
         for school in schools:
             unit = school.unit
             code = school.code
             stage_table = _STAGE_TABLES[school.school_type]
             n_stage = len(stage_table)
-            school_mult = math.exp(0.2 * rng.gauss(0.0, 1.0) - 0.02)
-            p_summer = min(0.97, unit.summer_rate * school_mult / early_share)
-            p_winter = min(0.97, unit.winter_rate * school_mult)
-            complete_s = min(0.95, max(0.05, _SUMMER_HOURS.complete + unit.completion_shift))
+            p_winter = min(0.97, unit.winter_rate * school.mult)
             complete_w = min(0.95, max(0.05, _WINTER_HOURS.complete + unit.completion_shift))
-            zero_s, zero_w = _SUMMER_HOURS.zero, _WINTER_HOURS.zero
+            zero_w = _WINTER_HOURS.zero
             home = unit.id_region
             direct_pool = None if home else [
                 c for c in province_counties
                 if unit.code == province or c.startswith(unit.code[:4])
             ] or province_counties
             counts = self.stage_counts.setdefault(school.region_code, {})
+            outcomes = self._summer_outcomes(school)
+            # Selection sampling: exactly school.early early applicants among the teachers and
+            # exactly school.participants participants among them, in random positions.
+            left, early_left, taking_part = school.size, school.early, school.participants
             t_rows = []
             s_rows = []
             w_rows = []
@@ -741,31 +958,30 @@ class _Generator:
                 seq = int(rand() * 500) * 2 + (0 if female else 1)
                 check = _ID_CHECK[(rsum + year_sum[year] + mmdd_sum[d] + seq_sum[seq]) % 11]
                 id_number = f"{region6}{year}{mmdd[d]}{seq:03d}{check}"
+                early = rand() * left < early_left
+                left -= 1
                 x = rand()
-                if x < 0.95:
-                    cert = "已通过"
-                elif x < 0.98:
-                    cert = "未审核"
-                else:
-                    cert = "未通过"
-                if cert == "未审核":
-                    day = recent_start + int(rand() * (last_day - recent_start + 1))
-                    early = False
-                elif rand() < early_share:
+                if early:
+                    cert = "未通过" if x < failed_share else "已通过"
                     day = int(rand() * (early_end + 1))
-                    early = True
+                elif x < pending_share:
+                    cert = "未审核"
+                    day = recent_start + int(rand() * (last_day - recent_start + 1))
                 else:
+                    cert = "未通过" if x < pending_share + failed_share else "已通过"
                     day = late_start + int(rand() * (last_day - late_start + 1))
-                    early = False
                 minute = hour_table[int(rand() * n_hours)] * 60 + int(rand() * 60)
                 applied = f"{days[day]} {hm[minute]}"
                 t_rows.append((account, name, code, stage, subject, title, "居民身份证",
                                id_number, cert, applied))
                 counts[stage] = counts.get(stage, 0) + 1
-                if early and rand() < p_summer:
-                    s_rows.append((SUMMER_CODE, account,
-                                   *_record(rand, tri, summer_cap, zero_s, complete_s,
-                                            summer_mode)))
+                if early:
+                    if rand() * early_left < taking_part:
+                        taking_part -= 1
+                        tenths = outcomes.pop()
+                        s_rows.append((SUMMER_CODE, account, hours_text(tenths),
+                                       _study_seconds(rand, tenths, summer_cap)))
+                    early_left -= 1
                 if rand() < p_winter:
                     w_rows.append((winter_code, account,
                                    *_record(rand, tri, winter_cap, zero_w, complete_w,
@@ -775,9 +991,27 @@ class _Generator:
             ww.writerows(w_rows)
         self.next_teacher = idx
 
+    def _summer_outcomes(self, school: _School) -> list[int]:
+        """The 2022SUMMER hours (tenths) of the school's participants, shuffled."""
+        rng = self.rng
+        h = _SUMMER_HOURS
+        partial = school.participants - school.zeros - school.completed
+        if school.partial_tenths is None:
+            hours = [int(rng.triangular(1, h.cap_tenths - 1, h.partial_mode) + 0.5)
+                     for _ in range(partial)]
+        else:
+            hours = _values_with_sum(rng, partial, school.partial_tenths, 1, h.cap_tenths - 1)
+        hours.extend([0] * school.zeros)
+        hours.extend([h.cap_tenths] * school.completed)
+        rng.shuffle(hours)
+        return hours
+
     # ..................................................................... counts
 
     def _teacher_count_rows(self, provinces: list[str]) -> list[tuple[str, str, int]]:
+        """专任教师数 rows. A city's figure is the one its 参训率 needs (self.figures) or a bit
+        above its registered teachers, and is shared out to its counties (each a bit above
+        its own teachers) unless only the prefecture reports one."""
         rng = self.rng
         cat = self.catalogue
         rows: list[tuple[str, str, int]] = []
@@ -793,41 +1027,66 @@ class _Generator:
         def total(code: str) -> int:
             return sum(self.stage_counts.get(code, {}).values())
 
+        def figure(code: str, holders: list[str]) -> int:
+            if code in self.figures:
+                return self.figures[code]
+            return _inflate(rng, sum(total(h) for h in holders))
+
         for province in provinces:
-            for child in cat[province].children:
-                r = cat[child]
-                if r.kind == "prefecture":
+            if province in self.figures:
+                rows.append((province, "", self.figures[province]))
+            cities = list(cat[province].children) + [z.code for z in ZONES
+                                                     if z.parent_code == province]
+            for child in cities:
+                r = cat.get(child)
+                if r is not None and r.kind == "prefecture":
                     if self.cfg.prefectures is not None and child not in self.cfg.prefectures:
                         continue
                     units = list(r.children) + [z.code for z in ZONES
                                                 if z.parent_code == child]
-                    if child in figure_only:
-                        n = total(child) + sum(total(u) for u in units)
-                        rows.append((child, "", _inflate(rng, n)))
+                    if child in figure_only or child in _PREFECTURE_FIGURE_ALSO:
+                        # the prefecture's figure covers its 直属学校 too
+                        holders = [child, *units]
+                        whole = figure(child, holders)
+                        rows.append((child, "", whole))
+                        if child in figure_only:
+                            continue
+                    else:
+                        holders = units
+                        whole = figure(child, holders)
+                else:  # a county or zone directly under the province
+                    if child not in self.stage_counts:
                         continue
-                    if child in _PREFECTURE_FIGURE_ALSO:
-                        n = total(child) + sum(total(u) for u in units)
-                        rows.append((child, "", _inflate(rng, n)))
-                else:
-                    units = [child]
+                    units = holders = [child]
+                    whole = figure(child, holders)
+                shares = self._split_figure(whole, [(h, total(h)) for h in holders])
                 for unit in units:
                     if unit in _ZONES_WITHOUT_COUNT or unit not in self.stage_counts:
                         continue
-                    rows.extend(self._unit_count_rows(unit))
-            for zone in ZONES:
-                if zone.parent_code == province and zone.code in self.stage_counts \
-                        and zone.code not in _ZONES_WITHOUT_COUNT:
-                    rows.extend(self._unit_count_rows(zone.code))
+                    rows.extend(self._unit_count_rows(unit, shares[unit]))
         return rows
 
-    def _unit_count_rows(self, unit: str) -> list[tuple[str, str, int]]:
+    def _split_figure(self, whole: int, holders: list[tuple[str, int]]) -> dict[str, int]:
+        """Share a figure out so that each holder gets its registered teachers and a varied
+        part of what is left."""
+        rng = self.rng
+        spare = whole - sum(n for _, n in holders)
+        if spare < 0:
+            raise ValueError(f"专任教师数 {whole} is below the teachers registered under "
+                             f"{holders[0][0]}")
+        extra = _allocate(spare, [n * rng.uniform(0.3, 1.7) for _, n in holders])
+        return {code: n + e for (code, n), e in zip(holders, extra)}
+
+    def _unit_count_rows(self, unit: str, whole: int) -> list[tuple[str, str, int]]:
         rng = self.rng
         counts = self.stage_counts[unit]
         if rng.random() < 0.3:
-            per_stage = [(unit, stage, _inflate(rng, counts[stage]))
-                         for stage in _STAGE_ORDER if counts.get(stage)]
-            return [(unit, "", sum(c for _, _, c in per_stage)), *per_stage]
-        return [(unit, "", _inflate(rng, sum(counts.values())))]
+            stages = [stage for stage in _STAGE_ORDER if counts.get(stage)]
+            base = [counts[stage] for stage in stages]
+            extra = _allocate(whole - sum(base), [n * rng.uniform(0.5, 1.5) for n in base])
+            return [(unit, "", whole),
+                    *((unit, stage, n + e) for stage, n, e in zip(stages, base, extra))]
+        return [(unit, "", whole)]
 
     # ..................................................................... run
 
@@ -896,15 +1155,125 @@ _STAGE_ORDER = ("幼儿园", "小学", "初中", "高中", "中职", "特教", "
 
 
 def _record(rand, tri, cap: int, zero: float, complete: float, mode: int) -> tuple[str, int]:
-    """(hours as text with at most one decimal, study seconds) of one participant."""
+    """(hours as text with at most one decimal, study seconds) of one participant drawn at
+    random."""
     x = rand()
     if x < zero:
-        return "0", (0 if rand() < 0.5 else 60 + int(rand() * 840))
-    if x < zero + (1 - zero) * complete:
-        return str(cap // 10), int(cap * 300 * (1.0 + 0.4 * rand()))
-    tenths = int(tri(1, cap - 1, mode) + 0.5)
-    seconds = int(tenths * 300 * (0.8 + 0.4 * rand()))
-    return (f"{tenths // 10}.{tenths % 10}" if tenths % 10 else str(tenths // 10)), seconds
+        tenths = 0
+    elif x < zero + (1 - zero) * complete:
+        tenths = cap
+    else:
+        tenths = int(tri(1, cap - 1, mode) + 0.5)
+    return metrics.hours(tenths), _study_seconds(rand, tenths, cap)
+
+
+def _study_seconds(rand, tenths: int, cap: int) -> int:
+    """实际学习时长 that goes with the hours: a few minutes without credit, or about 5 minutes
+    per tenth of an hour."""
+    if tenths == 0:
+        return 0 if rand() < 0.5 else 60 + int(rand() * 840)
+    if tenths == cap:
+        return int(cap * 300 * (1.0 + 0.4 * rand()))
+    return int(tenths * 300 * (0.8 + 0.4 * rand()))
+
+
+def _partial_mean(model: _HoursModel) -> float:
+    """Mean tenths of a participant with partial hours (the triangular distribution's)."""
+    return (1 + (model.cap_tenths - 1) + model.partial_mode) / 3
+
+
+def _values_with_sum(rng: random.Random, n: int, total: int, low: int, high: int) -> list[int]:
+    """n integers in [low, high] adding up to total, spread like a triangular distribution
+    around the mean total / n."""
+    if not n * low <= total <= n * high:
+        raise ValueError(f"{n} values in [{low}, {high}] cannot add up to {total}")
+    if n == 0:
+        return []
+    mode = min(high, max(low, 3 * total / n - low - high))
+    values = [rng.triangular(low, high, mode) for _ in range(n)]
+    factor = total / sum(values)
+    values = [min(high, max(low, int(v * factor + 0.5))) for v in values]
+    diff = total - sum(values)
+    while diff:
+        i = int(rng.random() * n)
+        step = max(1, abs(diff) // n)
+        if diff > 0:
+            step = min(step, high - values[i])
+            values[i] += step
+            diff -= step
+        else:
+            step = min(step, values[i] - low)
+            values[i] -= step
+            diff += step
+    return values
+
+
+def _binomial(rng: random.Random, n: int, p: float) -> int:
+    """A binomial draw (normal approximation for large n, clamped to 0..n)."""
+    if n <= 0 or p <= 0:
+        return 0
+    if p >= 1:
+        return n
+    if n < 40:
+        return sum(1 for _ in range(n) if rng.random() < p)
+    value = round(rng.gauss(n * p, math.sqrt(n * p * (1 - p))))
+    return min(n, max(0, value))
+
+
+def _set_sizes(schools: list[_School], total: int) -> None:
+    """Scale the schools' raw sizes to ``total`` teachers (each school at least one)."""
+    scale = total / sum(s.raw_size for s in schools)
+    cumulative = 0.0
+    assigned = 0
+    for s in schools:
+        cumulative += s.raw_size * scale
+        s.size = max(1, round(cumulative) - assigned)
+        assigned += s.size
+
+
+def _values_showing(shown: str, show, low: int, high: int, *, increasing: bool) -> range:
+    """The integers x in [low, high] for which ``show(x)`` (a metrics formatter, monotone in
+    x) gives exactly ``shown``."""
+    sign = 1 if increasing else -1
+    target = sign * Decimal(shown.rstrip("%"))
+    xs = range(low, high + 1)
+
+    def key(x: int) -> Decimal:
+        return sign * Decimal(show(x).rstrip("%"))
+
+    first = bisect.bisect_left(xs, target, key=key)
+    stop = bisect.bisect_right(xs, target, key=key)
+    if first >= stop:
+        raise ValueError(f"no value in [{low}, {high}] shows as {shown}")
+    return range(low + first, low + stop)
+
+
+def _middle(values: range) -> int:
+    return values[len(values) // 2]
+
+
+def _allocate_capped(total: int, weights: list[float], caps: list[int]) -> list[int]:
+    """Split ``total`` proportionally to ``weights`` with no share above its cap: what the
+    capped ones cannot take goes to the others in proportion (deterministic)."""
+    if total > sum(caps):
+        raise ValueError(f"{total} does not fit into caps adding up to {sum(caps)}")
+    out = [0] * len(weights)
+    free = [i for i, c in enumerate(caps) if c > 0]
+    left = total
+    while left > 0:
+        w = [weights[i] for i in free]
+        if sum(w) <= 0:
+            w = [caps[i] - out[i] for i in free]
+        shares = _allocate(left, w)
+        still_free = []
+        for i, share in zip(free, shares):
+            take = min(share, caps[i] - out[i])
+            out[i] += take
+            left -= take
+            if out[i] < caps[i]:
+                still_free.append(i)
+        free = still_free
+    return out
 
 
 def _cn_number(n: int) -> str:
@@ -945,6 +1314,47 @@ def _short_province(name: str) -> str:
 
 def _open_csv(path: Path):
     return open(path, "w", encoding="utf-8-sig", newline="", buffering=1 << 20)
+
+
+# Schools that get a demo 学校管理员 login (dashboard.cli.DEMO_USERS), picked from the
+# generated schools by fixed rules so that they exist at every scale.
+DEMO_SCHOOLS = ("xianyou-middle", "putian-kindergarten", "urban-rural-missing")
+XIANYOU = "350322"
+
+
+def demo_schools(schools_csv: str | Path) -> dict[str, tuple[str, str]]:
+    """DEMO_SCHOOLS key → (学校标识码, 学校名称): a middle school of 仙游县, a kindergarten of
+    莆田市 and a school of 莆田市 whose 城乡类型 is still empty (its admin sees the banner
+    asking to complete it); 城区 schools first, then in file order, and outside the region
+    only if it has none (a small data set may lack one)."""
+    parents = {code: r.parent_code for code, r in _load_catalogue().items()}
+    parents.update({z.code: z.parent_code for z in ZONES})
+
+    def within(code: str, ancestor: str) -> bool:
+        while code:
+            if code == ancestor:
+                return True
+            code = parents.get(code, "")
+        return False
+
+    with open(schools_csv, encoding="utf-8-sig", newline="") as f:
+        schools = [r for r in csv.DictReader(f) if r["机构类型"] == "学校"]
+    rules = {
+        "xianyou-middle": (XIANYOU, lambda r: r["学校名称"].endswith("中学")),
+        "putian-kindergarten": (PUTIAN, lambda r: r["学校名称"].endswith("幼儿园")),
+        "urban-rural-missing": (PUTIAN, lambda r: r["城乡类型"] == ""),
+    }
+    picked: dict[str, tuple[str, str]] = {}
+    for key in DEMO_SCHOOLS:
+        region, match = rules[key]
+        taken = {code for code, _ in picked.values()}
+        candidates = [r for r in schools if match(r) and r["学校标识码"] not in taken]
+        if not candidates:
+            raise ValueError(f"the demo data has no school for {key}")
+        best = min(enumerate(candidates), key=lambda ir: (
+            not within(ir[1]["所在区域代码"], region), ir[1]["城乡类型"] != "城区", ir[0]))[1]
+        picked[key] = (best["学校标识码"], best["学校名称"])
+    return picked
 
 
 def generate(

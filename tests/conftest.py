@@ -117,3 +117,17 @@ def login_as(app, client):
         return account
 
     return _login
+
+
+# --------------------------------------------------------------------------- demo data
+
+
+@pytest.fixture(scope="session")
+def province_demo_files(tmp_path_factory):
+    """The default (province-scale) demo files, generated once per session."""
+    import datetime
+
+    from data_access.demo import generate
+
+    return generate("province", tmp_path_factory.mktemp("province-demo"),
+                    today=datetime.date(2025, 1, 15))

@@ -227,3 +227,23 @@ def xlsx_shown(cell) -> str:
     if fmt == "General":
         return str(int(value)) if float(value).is_integer() else repr(value)
     raise AssertionError(f"unexpected number format {fmt!r}")
+
+# The platform manual's table of 2022年“暑期教师研修”专题 (platform-admin-manual.txt, 第三部分
+# 二 3, and 莆田市 from the drill-down in 二 5), as printed: 参训人数, 参训率, 学习人数, 学习率,
+# 人均学时, 完成学时人数, 完成人数占比, 未完成学时人数, 未完成人数占比. The default demo reproduces it.
+MANUAL_SUMMER_TABLE = {
+    "福建省": "146999 33.03% 145792 99.18% 7.5 80496 54.76% 66503 45.24%",
+    "福州市": "20859 26.81% 20650 99.00% 7.4 11527 55.26% 9332 44.74%",
+    "泉州市": "20025 21.58% 19769 98.72% 6.3 7539 37.65% 12486 62.35%",
+    "宁德市": "19197 33.72% 19088 99.43% 7.1 11413 59.45% 7784 40.55%",
+    "漳州市": "17110 29.94% 17019 99.47% 8.0 10313 60.27% 6797 39.73%",
+    "三明市": "13041 42.41% 12968 99.44% 7.5 6826 52.34% 6215 47.66%",
+    "龙岩市": "11646 32.75% 11561 99.27% 7.0 5340 45.85% 6306 54.15%",
+    "厦门市": "8687 18.19% 8622 99.25% 7.9 4927 56.72% 3760 43.28%",
+    "南平市": "7003 22.99% 6894 98.44% 6.8 3120 44.55% 3883 55.45%",
+    "平潭综合实验区": "3117 65.52% 3106 99.65% 8.9 2313 74.21% 804 25.79%",
+    "莆田市": "24605 66.44% 24475 99.47% 8.4 16754 68.09% 7851 31.91%",
+}
+MANUAL_SUMMER_COLUMNS = ("participants", "participation_rate", "learners", "learning_rate",
+                         "hours_average", "completed", "completed_rate", "not_completed",
+                         "not_completed_rate")

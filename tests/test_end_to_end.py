@@ -159,3 +159,52 @@ def test_download_equals_independent_computation(app, client, imported, training
         lines = list(csv.reader(io.StringIO(resp.get_data().decode("utf-8-sig"))))
         want = expected.table(region, stage, subject, uncertified == "exclude")
         assert lines[2:] == want, (region, stage, subject, uncertified)
+
+
+def _summer_participants_only(files: dict, out) -> dict:
+    """The demo files with only 2022SUMMER's records and the teachers who have one: that
+    training's statistics depend on nothing else, and the import costs a third."""
+    out.mkdir()
+    kept = {kind: out / path.name for kind, path in files.items()}
+    accounts = set()
+    with open(files["records"], encoding="utf-8-sig", newline="") as src, \
+            open(kept["records"], "w", encoding="utf-8-sig", newline="") as dst:
+        reader, writer = csv.reader(src), csv.writer(dst)
+        writer.writerow(next(reader))
+        for row in reader:
+            if row[0] == "2022SUMMER":
+                writer.writerow(row)
+                accounts.add(row[1])
+    with open(files["teachers"], encoding="utf-8-sig", newline="") as src, \
+            open(kept["teachers"], "w", encoding="utf-8-sig", newline="") as dst:
+        reader, writer = csv.reader(src), csv.writer(dst)
+        writer.writerow(next(reader))
+        writer.writerows(row for row in reader if row[0] in accounts)
+    for kind in ("regions", "schools", "trainings", "teacher-counts"):
+        kept[kind].write_bytes(files[kind].read_bytes())
+    return kept
+
+
+@pytest.mark.slow
+def test_default_demo_downloads_the_manuals_fujian_table(app, client, province_demo_files,
+                                                         tmp_path):
+    from tests.helpers import MANUAL_SUMMER_TABLE
+
+    engine = app.extensions["yanxiu"].engine
+    files = _summer_participants_only(province_demo_files, tmp_path / "summer")
+    for kind in IMPORT_ORDER:
+        import_file(engine, kind, files[kind], id_key=b"k")
+    refresh(engine)
+    login(client, make_admin(engine, "region_training", "350000"))
+    resp = client.get("/export/training/2022SUMMER/regions.csv?region=350000&stage=&subject="
+                      "&uncertified=include")
+    assert resp.status_code == 200
+    lines = list(csv.reader(io.StringIO(resp.get_data().decode("utf-8-sig"))))
+    header = next(i for i, line in enumerate(lines) if line[:1] == ["区域名称"])
+    assert lines[header][2:11] == ["参训人数", "参训率", "学习人数", "学习率", "人均学时",
+                                   "完成学时人数", "完成人数占比", "未完成学时人数", "未完成人数占比"]
+    table = {line[0]: line[2:11] for line in lines[header + 1:] if line}
+    for name, printed in MANUAL_SUMMER_TABLE.items():
+        assert table[name] == printed.split(), name
+    assert table["直属学校"][:3] == ["1709", MISSING, "1640"]
+    assert len(table) == len(MANUAL_SUMMER_TABLE) + 1

@@ -67,3 +67,58 @@ def test_serve_refuses_default_secret_and_debug(run, monkeypatch):
     result = CliRunner().invoke(main, ["serve"])
     assert result.exit_code != 0 and "debug" in result.output
     assert CliRunner().invoke(main, ["serve", "--workers", "1"]).exit_code != 0
+
+
+def test_demo_builds_prints_and_keeps_the_demo_logins(monkeypatch, tmp_path):
+    """`yanxiu demo` (small scale, server stubbed): every demo login exists with its role and
+    scope, is named after a person, and the console lists account, role, scope and name."""
+    import re
+
+    from dashboard import cli
+    from data_access import accounts
+    from data_access.db import make_engine
+    from data_access.models import School
+    from data_access.vocab import ROLE_LABELS
+
+    served = []
+    monkeypatch.setenv("YANXIU_INSTANCE_DIR", str(tmp_path))
+    monkeypatch.setattr(cli, "_serve", lambda host, port, workers, settings: served.append(port))
+    first = CliRunner().invoke(main, ["demo", "--scale", "small", "--port", "8060"],
+                               catch_exceptions=False)
+    assert first.exit_code == 0, first.output
+    assert served == [8060] and "http://127.0.0.1:8060/" in first.output
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'demo' / 'yanxiu-demo.db'}")
+    with engine.connect() as conn:
+        seen = {}
+        for u in cli.DEMO_USERS:
+            user = accounts.authenticate(conn, u.account, cli.DEMO_PASSWORD)
+            assert user is not None, u.account
+            assert re.fullmatch(r"[\u4e00-\u9fff]{2,3}", user.name), user.name
+            (binding,) = accounts.active_bindings(conn, user.id)
+            assert binding.role == u.role
+            seen[u.account] = (binding, user.name)
+        schools = {b.school_code: conn.execute(
+            select(School.name, School.region_code, School.urban_rural)
+            .where(School.code == b.school_code)).one()
+            for b, _ in seen.values() if b.school_code}
+    engine.dispose()
+    # the region logins that tests and docs rely on
+    assert {a: (b.role, b.region_code) for a, (b, _) in seen.items() if b.region_code} == {
+        "fujian": ("region_training", "350000"), "putian": ("region_training", "350300"),
+        "xianyou": ("region_training", "350322"), "sanming": ("region_super", "350400")}
+    # three school admins: a 仙游县 middle school, a kindergarten, a school without 城乡类型
+    middle, kindergarten, incomplete = (schools[seen[a][0].school_code] for a in (
+        "xianyou-school", "kindergarten", "school-info"))
+    assert middle.region_code == "350322" and middle.name.endswith("中学")
+    assert kindergarten.name.endswith("幼儿园")
+    assert incomplete.urban_rural in (None, "")
+    assert len({u.name for u in cli.DEMO_USERS}) == len(cli.DEMO_USERS)
+
+    second = CliRunner().invoke(main, ["demo"], catch_exceptions=False)
+    assert second.exit_code == 0 and "creating the demo database" not in second.output
+    for out in (first.output, second.output):
+        lines = [line.split() for line in out.splitlines()]
+        assert ["账号", "角色", "管理范围", "姓名"] in lines
+        for account, (binding, name) in seen.items():
+            assert [account, ROLE_LABELS[binding.role], binding.scope_name, name] in lines

@@ -266,3 +266,135 @@ def test_scaled_down_national_run_covers_every_province(tmp_path):
             assert r["账号"] in accounts
             codes[r["培训编号"]] += 1
     assert set(codes) == {"2022SUMMER", "2025WINTER"}
+
+
+# --------------------------------------------------------------------------- province scale
+
+
+class _Province:
+    """The 2022SUMMER totals per city of 福建省, computed from the files with a plain walk:
+    records ⋈ teachers ⋈ schools → region → the province's child region."""
+
+    def __init__(self, files: dict[str, Path]):
+        catalogue = _catalogue()
+        self.name = {c: r["name"] for c, r in catalogue.items()}
+        self.parent = {c: r["parent_code"] for c, r in catalogue.items()}
+        for r in _read(files["regions"]):
+            self.name[r["区域代码"]] = r["区域名称"]
+            self.parent[r["区域代码"]] = r["上级区域代码"]
+        self.children: dict[str, list[str]] = {}
+        for code, parent in self.parent.items():
+            if parent:
+                self.children.setdefault(parent, []).append(code)
+        self.schools = {s["学校标识码"]: s for s in _read(files["schools"])}
+        self.teachers = {t["账号"]: t for t in _read(files["teachers"])}
+        records = _read(files["records"])
+        self.records = [r for r in records if r["培训编号"] == "2022SUMMER"]
+        self.other_records = len(records) - len(self.records)
+        self.counts = _read(files["teacher-counts"])
+        self.figures = {r["区域代码"]: int(r["专任教师数"]) for r in self.counts if r["学段"] == ""}
+
+    def city_of(self, region: str) -> str:
+        """The child of 福建省 a region lies in, or 福建省 itself for its 直属学校."""
+        while self.parent.get(region) and self.parent[region] != "350000":
+            region = self.parent[region]
+        return region
+
+    def totals(self, key) -> dict[str, list[int]]:
+        out: dict[str, list[int]] = {}
+        for r in self.records:
+            school = self.schools[self.teachers[r["账号"]]["学校标识码"]]
+            tenths = round(float(r["获得学时"]) * 10)
+            for k in key(school):
+                t = out.setdefault(k, [0, 0, 0, 0])
+                t[0] += 1
+                t[1] += tenths > 0
+                t[2] += tenths
+                t[3] += tenths >= 100
+        return out
+
+    def denominator(self, code: str) -> int | None:
+        """SPEC §1.5: the region's own figure, else its children's sum when all have one."""
+        if code in self.figures:
+            return self.figures[code]
+        kids = self.children.get(code, [])
+        values = [self.denominator(k) for k in kids]
+        return sum(values) if kids and None not in values else None
+
+
+@pytest.fixture(scope="module")
+def province(province_demo_files) -> _Province:
+    return _Province(province_demo_files)
+
+
+def test_province_summer_reproduces_the_manuals_table(province):
+    from data_access.metrics import Counts, metric_row
+    from tests.helpers import MANUAL_SUMMER_COLUMNS, MANUAL_SUMMER_TABLE
+
+    by_city = province.totals(lambda s: {province.city_of(s["所在区域代码"]), "350000"})
+    by_code = {province.name[c]: c for c in ["350000", *province.children["350000"]]}
+    for name, printed in MANUAL_SUMMER_TABLE.items():
+        code = by_code[name]
+        row = metric_row(Counts(*by_city[code], province.denominator(code)))
+        assert [getattr(row, f) for f in MANUAL_SUMMER_COLUMNS] == printed.split(), name
+    # the ten cities and the province's 直属学校 are all there is
+    assert set(by_city) == {by_code[n] for n in MANUAL_SUMMER_TABLE} | {"350000"}
+    direct = province.totals(
+        lambda s: ["direct"] if s["所在区域代码"] == "350000" else [])["direct"]
+    assert [direct[0], direct[1], direct[3]] == [1709, 1640, 424]
+
+
+def test_province_summer_stays_realistic(province):
+    # participation varies by county inside every city that has county figures
+    by_county = province.totals(lambda s: [s["所在区域代码"]])
+    varied = 0
+    for city in province.children["350000"]:
+        rates = [by_county[c][0] / province.figures[c]
+                 for c in province.children.get(city, []) if c in province.figures]
+        if len(rates) >= 3:
+            assert max(rates) - min(rates) > 0.1, province.name[city]
+            varied += 1
+    assert varied >= 6
+    # every region's figure is above the teachers registered there, and those above the
+    # participants; only early, reviewed applicants took part
+    registered = Counter(province.schools[t["学校标识码"]]["所在区域代码"]
+                         for t in province.teachers.values())
+    for code, figure in province.figures.items():
+        if code == "350000" or province.parent.get(code) == "350000":
+            continue
+        assert by_county.get(code, [0])[0] <= registered[code] <= figure, code
+    by_city = province.totals(lambda s: [province.city_of(s["所在区域代码"])])
+    in_city = Counter()
+    for region, n in registered.items():
+        in_city[province.city_of(region)] += n
+    for city in province.children["350000"]:
+        assert by_city[city][0] <= in_city[city] <= province.denominator(city), city
+    for r in province.records:
+        teacher = province.teachers[r["账号"]]
+        assert teacher["申请时间"] < "2022-07-20" and teacher["认证状态"] != "未审核"
+    # the deliberate gaps: zones without a figure, two prefectures with their own figure only
+    assert "350399" not in province.figures and "350398" not in province.figures
+    for prefecture in ("350700", "350900"):
+        assert prefecture in province.figures
+        assert not set(province.children[prefecture]) & set(province.figures)
+    # the scale of SPEC §8.3
+    assert 430_000 <= len(province.teachers) <= 460_000
+    assert 9_500 <= len(province.schools) <= 10_500
+    assert 270_000 <= province.other_records <= 330_000
+
+
+def test_demo_schools_exist_at_both_demo_scales(small, province_demo_files):
+    for files in (small, province_demo_files):
+        schools = {s["学校标识码"]: s for s in _read(files["schools"])}
+        picks = demo.demo_schools(files["schools"])
+        assert set(picks) == set(demo.DEMO_SCHOOLS)
+        assert len({code for code, _ in picks.values()}) == len(picks)
+        chosen = {key: schools[code] for key, (code, _) in picks.items()}
+        assert all(s["学校名称"] == picks[k][1] and s["机构类型"] == "学校"
+                   for k, s in chosen.items())
+        assert chosen["xianyou-middle"]["所在区域代码"] == "350322"
+        assert chosen["xianyou-middle"]["学校名称"].endswith("中学")
+        assert chosen["putian-kindergarten"]["学校名称"].endswith("幼儿园")
+        assert chosen["urban-rural-missing"]["城乡类型"] == ""
+    # at the default scale all three are in 莆田市, under the demo's 莆田市 and 仙游县 admins
+    assert all(schools[code]["所在区域代码"].startswith("3503") for code, _ in picks.values())
