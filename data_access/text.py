@@ -1,0 +1,47 @@
+"""Checks on text that comes from outside (import files today; forms, URLs and callbacks can
+reuse them): one definition of a control character for every input path.
+
+A control character is any character of Unicode category Cc: the C0 controls U+0000–U+001F
+(NUL, TAB, line feed, carriage return, ESC, …), DEL U+007F and the C1 controls
+U+0080–U+009F. None of them belongs in a name, a code, a number or a search term: NUL cannot
+be stored by PostgreSQL at all, and the others corrupt what screens, logs and exported files
+show. Callers that legitimately take several lines or tabs say so with ``allow``.
+"""
+
+from __future__ import annotations
+
+import re
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def control_characters(text: str, allow: str = "") -> list[str]:
+    """The distinct control characters of ``text`` in order of appearance, except those in
+    ``allow`` (e.g. ``"\\n"`` for a multi-line field)."""
+    found: list[str] = []
+    for match in _CONTROL.finditer(text):
+        ch = match.group()
+        if ch not in allow and ch not in found:
+            found.append(ch)
+    return found
+
+
+def has_control_characters(text: str, allow: str = "") -> bool:
+    """True when ``text`` holds a control character not in ``allow``."""
+    if not allow:
+        return _CONTROL.search(text) is not None
+    return bool(control_characters(text, allow))
+
+
+def code_point(ch: str) -> str:
+    """``"\\x00"`` → ``"U+0000"``: how a message names an invisible character."""
+    return f"U+{ord(ch):04X}"
+
+
+def visible(text: str) -> str:
+    """``text`` with each control character written as ``[U+0000]``, for messages and files
+    that show a rejected value."""
+    return _CONTROL.sub(lambda m: f"[{code_point(m.group())}]", text)
+
+
+__all__ = ["control_characters", "has_control_characters", "code_point", "visible"]
