@@ -3,16 +3,42 @@
 One entry point, :func:`import_file`, for the six kinds of :data:`KINDS`. Every kind follows
 the same contract:
 
-- **Formats.** CSV in UTF-8 (with or without BOM) or GBK/GB18030, detected by decoding the
-  whole file strictly (UTF-8 first), or XLSX (first sheet, read in streaming mode). Legacy
-  ``.xls`` and anything undecodable are refused with a file-level error.
+- **Formats.** CSV in UTF-8 (with or without BOM) or GBK/GB18030, or XLSX (first sheet,
+  read in streaming mode). Legacy ``.xls``, any other encoding and unsafe archives are refused
+  with a file-level error (row 1, column ``(file)``) that says what is accepted.
+- **Encoding rule** (measured on real files, see docs/import-formats.md). A file that starts
+  with a UTF-16/UTF-32 byte-order mark, or whose first 64 KiB hold at least 8 NUL bytes
+  making up 1/20 of them, is UTF-16/UTF-32: refused. A file that decodes strictly as UTF-8 is UTF-8 — unless its text
+  holds no character of three or more UTF-8 bytes (so no Chinese) but some of U+0250–U+07FF
+  (Greek, Cyrillic, Hebrew, Arabic …) and reads as Chinese in GB18030: GBK bytes form valid
+  UTF-8 only by chance, in files with very few Chinese characters, and then read as such a
+  jumble. Any other file is GB18030 (a superset of GBK) only when it decodes strictly and its
+  non-ASCII text reads as Simplified Chinese: of up to 4,096 non-ASCII characters from each
+  MiB, **at least half** are GB2312 hanzi or Chinese punctuation (GB2312 rows 1–3) and **at
+  most a tenth** are kana, Greek, Cyrillic, box drawing (GB2312 rows 4–7, 9) or private-use
+  codes. Measured: genuine GBK files 98–100 % GB2312 (the rest are GBK-only name characters
+  such as 堃, 喆, 昇, 镕) and nothing of the second kind; Big5 files 32–36 % GB2312 and 40–49 %
+  kana and the like; Shift-JIS 0–1 % and Latin-1 0 % GB2312. Files with only two or three
+  Chinese characters can fall on either side (a lone Big5 楊國華 reads as valid GB2312, a lone
+  name 王堃喆 in GBK is refused); the message says to save as "CSV UTF-8", which is always
+  read right.
+- **Control characters** (Unicode Cc: C0, DEL, C1; ``data_access.text``) in a header or data
+  cell, CSV or XLSX (where Excel stores them as ``_xHHHH_``), are errors of that cell:
+  ``row N, column C: contains a control character (U+0000)``. No field is multi-line, so a
+  tab or line break inside a value is one too; the tabs and line breaks around a value are
+  trimmed with the other whitespace. The cell's value is dropped (PostgreSQL refuses NUL even
+  in a lookup) and the follow-on errors of that cell are not reported.
+- **XLSX archives** are checked from their zip directory before anything is parsed
+  (:func:`check_xlsx_archive`): at most :data:`XLSX_MAX_PARTS` parts, no part above 1 MiB
+  compressed more than :data:`XLSX_MAX_RATIO` to 1, at most :data:`XLSX_MAX_UNPACKED` in
+  all, deflate or stored only.
 - **Header.** Row 1 names the columns by English key (``hours``) or Chinese label (``获得学时``),
   in any order; a trailing ``*`` (template marker for required columns) is ignored. Unknown
   columns, duplicated columns and missing required columns are errors on row 1. Columns with
   an empty header cell are allowed while they hold nothing (Excel's trailing blank columns); a
   value in such a column is an error of its row. Cells are stripped of surrounding
   whitespace; rows whose cells are all empty are skipped (they keep their row number).
-- **All or nothing.** Every row is validated and *every* problem is collected as
+- **All or nothing.** Every row is validated and *every* problem is reported as
   ``row N, column C: reason`` (row 1 is the header, so data starts at row 2). The whole import
   runs in one database transaction; valid rows are written in batches while the file streams
   (so a 445k-row file needs no more memory than one batch plus the key sets), and the
@@ -50,8 +76,15 @@ Choices where the specification is silent:
   Seconds are kept when given.
 - Duplicate keys inside a file: the later row is reported, naming the first one.
 - Error texts never echo an account or ID number (personal data); other bad values are quoted.
-- At most :data:`MAX_ERRORS` errors are listed; beyond that a final entry gives the count of
-  the rest (protects memory on a completely wrong 400k-row file).
+- **Error report.** Every refused import (a dry run included) writes every error, in row
+  order, to a CSV file (UTF-8 with BOM for Excel; columns 行号, 列, 值, 原因): ``errors_file``
+  when given, else ``<name>-errors-<YYYYMMDD-HHMMSS>.csv`` next to the input, or in the system's
+  temporary folder when that folder cannot be written; readable by its owner only. Errors are
+  streamed to it as they are found (sorted every :data:`REPORT_EVERY` rows); only the first
+  :data:`SHOWN_ERRORS` stay in memory and in :class:`ImportRefused`, so a 400k-row file full
+  of errors needs no more memory than a good one. 值 masks accounts and ID numbers, shows
+  control characters as ``[U+0000]``, is cut at :data:`REPORT_VALUE_CHARS` characters and
+  carries the exports' formula guard.
 - Teacher counts: ``source`` is the file name, ``updated_at`` the import time; a row is
   unchanged when both count and source are equal.
 """
@@ -61,6 +94,7 @@ from __future__ import annotations
 import codecs
 import collections
 import csv
+import errno
 import heapq
 import os
 import re
@@ -237,6 +271,8 @@ def _open_report(source: Path, explicit: Path | None, now: datetime):
     and rows of a file that holds personal data); never follows or replaces an existing file
     unless it is the path asked for."""
     if explicit is not None:
+        if explicit.exists() and source.exists() and os.path.samefile(explicit, source):
+            raise OSError(errno.EINVAL, "it is the file being imported")
         fd = os.open(explicit, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         return os.fdopen(fd, "w", encoding="utf-8", newline=""), explicit
     stem = f"{source.stem}-errors-{now:%Y%m%d-%H%M%S}"
@@ -261,7 +297,7 @@ class _ErrorReport:
 
     Errors are collected as they are found and sorted into the file by :meth:`settle`, up to a
     row before which no new error can appear. The checks that need the whole file (a region's
-    parent, a training's cap) report rows already written; :meth:`close` merges those in.
+    parent, a training's cap) report rows already written; those are merged into the file.
     Values are written as the report's 值 with accounts and ID numbers masked, control
     characters made visible and the spreadsheet formula guard of the exports.
     """
@@ -302,8 +338,6 @@ class _ErrorReport:
         self.pending = []
         if pending:
             self._write(pending)
-        elif self.total and self._fh is None:
-            self._open()
         if self._fh is not None:
             try:
                 self._fh.close()
@@ -427,8 +461,10 @@ _XLS_MAGIC = b"\xd0\xcf\x11\xe0"
 _UTF8_BOM = codecs.BOM_UTF8
 _UTF16_32_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_BE)
 _CHUNK = 1 << 20
-#: Bytes at the start of a file looked at for byte-order marks and NUL bytes.
+#: Bytes at the start of a file looked at for byte-order marks and NUL bytes; UTF-16 without
+#: a mark is told by at least this many NUL bytes, making up 1/20 of them or more.
 _HEAD = 1 << 16
+_MIN_NUL = 8
 #: Non-ASCII characters of each MiB judged by the GB18030 rule, and of the whole file.
 _SAMPLE_PER_CHUNK = 4096
 _SAMPLE_MAX = 1 << 18
@@ -517,7 +553,10 @@ def _detect_encoding(path: Path) -> str:
     """``utf-8-sig`` or ``gb18030`` by the rule of the module docstring; refuses the rest."""
     with path.open("rb") as fh:
         head = fh.read(_HEAD)
-    if head.startswith(_UTF16_32_BOMS) or (head and head.count(0) * 20 >= len(head)):
+    nul = head.count(0)
+    # UTF-16 puts a NUL next to every ASCII character; a few NUL cells of a real CSV (errors
+    # of their rows) come nowhere near that.
+    if head.startswith(_UTF16_32_BOMS) or (nul >= _MIN_NUL and nul * 20 >= len(head)):
         raise _FileProblem(f"cannot read the file: it is UTF-16 or UTF-32 text; {_ENCODING_HELP}")
     utf8 = _utf8_reading(path)
     if utf8 is not None:
@@ -1593,6 +1632,8 @@ def _cell_controls(cell: str) -> list[str]:
 
 
 def _header_errors(kind: str, header: list[str]) -> tuple[list[tuple[int, str]], list[RowError]]:
+    """:func:`_map_header`, after the check for control characters (a header cell holding
+    one names no column, so only those are reported)."""
     controls = [
         RowError(1, visible(_header_name(cell)), _control_reason(found), cell)
         for cell in header
@@ -1634,6 +1675,14 @@ def _run(
             importer.load(conn)
             try:
                 for row_no, cells in enumerate(rows, start=2):
+                    if row_no % REPORT_EVERY == 0 and report.pending:
+                        # Flush the open batch first: its checks against stored rows are the
+                        # last errors its rows can get, so every error before this row is
+                        # known and can go to the report file.
+                        if importer.batched and importer.batch:
+                            importer.flush(conn)
+                            importer.batch = []
+                        report.settle(row_no)
                     values = {}
                     blank = True
                     n = len(cells)
@@ -1669,13 +1718,6 @@ def _run(
                         if len(importer.batch) >= BATCH_SIZE:
                             importer.flush(conn)
                             importer.batch = []
-                    if row_no % REPORT_EVERY == 0 and report.pending:
-                        # Flush the open batch first: its checks against stored rows are the
-                        # last errors its rows can get, so everything up to here is final.
-                        if importer.batched and importer.batch:
-                            importer.flush(conn)
-                            importer.batch = []
-                        report.settle(row_no + 1)
             except _FileProblem as problem:
                 importer.error(problem.row, FILE_COLUMN, problem.reason, "")
             importer.row, importer.values, importer.rejected = 0, {}, frozenset()

@@ -28,6 +28,8 @@ def control_characters(text: str, allow: str = "") -> list[str]:
 
 def has_control_characters(text: str, allow: str = "") -> bool:
     """True when ``text`` holds a control character not in ``allow``."""
+    if text.isprintable():  # the fast answer for nearly all text: controls are unprintable
+        return False
     if not allow:
         return _CONTROL.search(text) is not None
     return bool(control_characters(text, allow))

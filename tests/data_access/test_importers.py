@@ -999,6 +999,12 @@ def test_report_location_explicit_default_and_fallback(engine, tmp_path, monkeyp
         run(engine, "schools", tmp_path, bad, errors_file=chosen)
     assert exc.value.report_path == chosen
     assert reported(exc.value) == ["row 2, column region_code: unknown region code '999999'"]
+    source = write_csv(tmp_path / "schools.csv", bad)
+    with pytest.raises(ImportRefused) as exc:  # never over the file being imported
+        import_file(engine, "schools", source, id_key=KEY, errors_file=source)
+    assert exc.value.report_path is None and "it is the file being imported" in (
+        exc.value.report_problem)
+    assert source.read_text(encoding="utf-8").startswith("code,name,region_code,kind")
 
     # The input's folder cannot be written: the report goes to the temporary folder.
     source_dir = tmp_path / "readonly"
@@ -1033,7 +1039,8 @@ def test_memory_stays_bounded_on_a_file_full_of_errors(engine, tmp_path):
     import tracemalloc
 
     # 60,000 errors: the importer used to keep 50,000 of them (27 MiB); now 1,000 (2 MiB).
-    rows = [COUNTS[0]] + [["999999", "大学", "x"] for _ in range(20_000)]
+    # Every even row is blank, as in double-spaced exports: they must not hold the report up.
+    rows = [COUNTS[0]] + [[], ["999999", "大学", "x"]] * 20_000
     path = write_csv(tmp_path / "counts.csv", rows)
     tracemalloc.start()
     try:
@@ -1183,3 +1190,12 @@ def test_xlsx_archive_limits(tmp_path, monkeypatch):
     assert [e.column for e in exc.value.errors] == ["(file)"]
     assert refusal(write_csv(tmp_path / "x.csv", SCHOOLS)) == (
         "cannot read the XLSX file (BadZipFile)")
+
+
+def test_a_tiny_file_with_nul_cells_gets_row_errors_not_the_utf16_message(engine, tmp_path):
+    rows = [["code", "name", "region_code"], ["S1", "\x00", "\x00"], ["\x00", "二中", "350424"]]
+    assert refused(engine, "schools", tmp_path, rows) == [
+        "row 2, column name: contains a control character (U+0000)",
+        "row 2, column region_code: contains a control character (U+0000)",
+        "row 3, column code: contains a control character (U+0000)",
+    ]
