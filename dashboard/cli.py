@@ -80,7 +80,10 @@ def _ensure_sqlite_dir(url: str) -> None:
 @click.argument("kind")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--dry-run", is_flag=True, help="Validate only; write nothing.")
-def import_cmd(kind: str, file: str, dry_run: bool) -> None:
+@click.option("--errors-file", type=click.Path(dir_okay=False), default=None,
+              help="Where to write the error report of a refused file (default: a new "
+                   "FILE-errors-TIME.csv next to FILE).")
+def import_cmd(kind: str, file: str, dry_run: bool, errors_file: str | None) -> None:
     """Import a regions|schools|teachers|trainings|records|teacher-counts file."""
     from data_access.importers import KINDS, ImportRefused, import_file
 
@@ -90,11 +93,18 @@ def import_cmd(kind: str, file: str, dry_run: bool) -> None:
     started = time.perf_counter()
     try:
         result = import_file(make_engine(settings.database_url), kind, file,
-                             id_key=settings.id_hash_key.encode(), dry_run=dry_run)
+                             id_key=settings.id_hash_key.encode(), dry_run=dry_run,
+                             errors_file=errors_file)
     except ImportRefused as exc:
         for err in exc.errors:
             click.echo(str(err), err=True)
-        click.echo(f"refused: {len(exc.errors)} error(s); nothing was written", err=True)
+        if exc.unlisted:
+            click.echo(f"… and {exc.unlisted} more error(s), not shown here", err=True)
+        if exc.report_path is not None:
+            click.echo(f"every error is listed in {exc.report_path}", err=True)
+        elif exc.report_problem:
+            click.echo(exc.report_problem, err=True)
+        click.echo(f"refused: {exc.total} error(s); nothing was written", err=True)
         sys.exit(1)
     verb = "checked" if dry_run else "imported"
     click.echo(

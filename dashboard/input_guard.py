@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from flask import abort, request
 
-from data_access.text import has_control_characters
+from data_access.text import PASTED_WHITESPACE, has_control_characters
 
 # Dash's requests nest a few levels (body → inputs → value → a store's dict …); anything far
 # deeper is not a request the product sends.
@@ -47,11 +47,11 @@ def _json_acceptable(body) -> bool:
         if depth > MAX_JSON_DEPTH or nodes > MAX_JSON_NODES:
             return False
         if isinstance(value, str):
-            if has_control_characters(value, allow_whitespace=True):
+            if has_control_characters(value, allow=PASTED_WHITESPACE):
                 return False
         elif isinstance(value, dict):
             for k, v in value.items():
-                if has_control_characters(k, allow_whitespace=True):
+                if has_control_characters(k, allow=PASTED_WHITESPACE):
                     return False
                 stack.append((v, depth + 1))
         elif isinstance(value, list):

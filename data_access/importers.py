@@ -3,16 +3,42 @@
 One entry point, :func:`import_file`, for the six kinds of :data:`KINDS`. Every kind follows
 the same contract:
 
-- **Formats.** CSV in UTF-8 (with or without BOM) or GBK/GB18030, detected by decoding the
-  whole file strictly (UTF-8 first), or XLSX (first sheet, read in streaming mode). Legacy
-  ``.xls`` and anything undecodable are refused with a file-level error.
+- **Formats.** CSV in UTF-8 (with or without BOM) or GBK/GB18030, or XLSX (first sheet,
+  read in streaming mode). Legacy ``.xls``, any other encoding and unsafe archives are refused
+  with a file-level error (row 1, column ``(file)``) that says what is accepted.
+- **Encoding rule** (measured on real files, see docs/import-formats.md). A file that starts
+  with a UTF-16/UTF-32 byte-order mark, or whose first 64 KiB hold at least 8 NUL bytes
+  making up 1/20 of them, is UTF-16/UTF-32: refused. A file that decodes strictly as UTF-8 is UTF-8 — unless its text
+  holds no character of three or more UTF-8 bytes (so no Chinese) but some of U+0250–U+07FF
+  (Greek, Cyrillic, Hebrew, Arabic …) and reads as Chinese in GB18030: GBK bytes form valid
+  UTF-8 only by chance, in files with very few Chinese characters, and then read as such a
+  jumble. Any other file is GB18030 (a superset of GBK) only when it decodes strictly and its
+  non-ASCII text reads as Simplified Chinese: of up to 4,096 non-ASCII characters from each
+  MiB, **at least half** are GB2312 hanzi or Chinese punctuation (GB2312 rows 1–3) and **at
+  most a tenth** are kana, Greek, Cyrillic, box drawing (GB2312 rows 4–7, 9) or private-use
+  codes. Measured: genuine GBK files 98–100 % GB2312 (the rest are GBK-only name characters
+  such as 堃, 喆, 昇, 镕) and nothing of the second kind; Big5 files 32–36 % GB2312 and 40–49 %
+  kana and the like; Shift-JIS 0–1 % and Latin-1 0 % GB2312. Files with only two or three
+  Chinese characters can fall on either side (a lone Big5 楊國華 reads as valid GB2312, a lone
+  name 王堃喆 in GBK is refused); the message says to save as "CSV UTF-8", which is always
+  read right.
+- **Control characters** (Unicode Cc: C0, DEL, C1; ``data_access.text``) in a header or data
+  cell, CSV or XLSX (where Excel stores them as ``_xHHHH_``), are errors of that cell:
+  ``row N, column C: contains a control character (U+0000)``. No field is multi-line, so a
+  tab or line break inside a value is one too; the tabs and line breaks around a value are
+  trimmed with the other whitespace. The cell's value is dropped (PostgreSQL refuses NUL even
+  in a lookup) and the follow-on errors of that cell are not reported.
+- **XLSX archives** are checked from their zip directory before anything is parsed
+  (:func:`check_xlsx_archive`): at most :data:`XLSX_MAX_PARTS` parts, no part above 1 MiB
+  compressed more than :data:`XLSX_MAX_RATIO` to 1, at most :data:`XLSX_MAX_UNPACKED` in
+  all, deflate or stored only.
 - **Header.** Row 1 names the columns by English key (``hours``) or Chinese label (``获得学时``),
   in any order; a trailing ``*`` (template marker for required columns) is ignored. Unknown
   columns, duplicated columns and missing required columns are errors on row 1. Columns with
   an empty header cell are allowed while they hold nothing (Excel's trailing blank columns); a
   value in such a column is an error of its row. Cells are stripped of surrounding
   whitespace; rows whose cells are all empty are skipped (they keep their row number).
-- **All or nothing.** Every row is validated and *every* problem is collected as
+- **All or nothing.** Every row is validated and *every* problem is reported as
   ``row N, column C: reason`` (row 1 is the header, so data starts at row 2). The whole import
   runs in one database transaction; valid rows are written in batches while the file streams
   (so a 445k-row file needs no more memory than one batch plus the key sets), and the
@@ -50,8 +76,15 @@ Choices where the specification is silent:
   Seconds are kept when given.
 - Duplicate keys inside a file: the later row is reported, naming the first one.
 - Error texts never echo an account or ID number (personal data); other bad values are quoted.
-- At most :data:`MAX_ERRORS` errors are listed; beyond that a final entry gives the count of
-  the rest (protects memory on a completely wrong 400k-row file).
+- **Error report.** Every refused import (a dry run included) writes every error, in row
+  order, to a CSV file (UTF-8 with BOM for Excel; columns 行号, 列, 值, 原因): ``errors_file``
+  when given, else ``<name>-errors-<YYYYMMDD-HHMMSS>.csv`` next to the input, or in the system's
+  temporary folder when that folder cannot be written; readable by its owner only. Errors are
+  streamed to it as they are found (sorted every :data:`REPORT_EVERY` rows); only the first
+  :data:`SHOWN_ERRORS` stay in memory and in :class:`ImportRefused`, so a 400k-row file full
+  of errors needs no more memory than a good one. 值 masks accounts and ID numbers, shows
+  control characters as ``[U+0000]``, is cut at :data:`REPORT_VALUE_CHARS` characters and
+  carries the exports' formula guard.
 - Teacher counts: ``source`` is the file name, ``updated_at`` the import time; a row is
   unchanged when both count and source are equal.
 """
@@ -59,8 +92,14 @@ Choices where the specification is silent:
 from __future__ import annotations
 
 import codecs
+import collections
 import csv
+import errno
+import heapq
+import os
 import re
+import tempfile
+import zipfile
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -82,15 +121,23 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from . import privacy, vocab
+from .exports import BOM, guard_row
 from .models import Region, School, Teacher, TeacherCount, Training, TrainingRecord
 from .regions import RegionRow, default_kind_for_parent, rebuild_closure
+from .text import code_point, control_characters, has_control_characters, visible
 
 KINDS = ("regions", "schools", "teachers", "trainings", "records", "teacher-counts")
 
 #: Rows validated and written together; also the size of each ``IN`` lookup.
 BATCH_SIZE = 5000
-#: Errors listed before the rest are only counted.
-MAX_ERRORS = 50_000
+#: Errors kept in memory: shown on the terminal and carried by :class:`ImportRefused`. Every
+#: error, however many, is written to the error report file.
+SHOWN_ERRORS = 1000
+#: Rows read between two moments at which the errors found so far go into the report file.
+REPORT_EVERY = 1000
+#: Longest value written to the 值 column of the error report.
+REPORT_VALUE_CHARS = 100
+REPORT_HEADER = ("行号", "列", "值", "原因")
 #: Column name used for problems that concern the whole file rather than one cell.
 FILE_COLUMN = "(file)"
 
@@ -106,18 +153,39 @@ class RowError:
     row: int  # 1-based row of the file; the header is row 1
     column: str  # the column's English key (or the header text of an unknown column)
     reason: str
+    value: str = field(default="", compare=False, repr=False)  # the cell, for the report
 
     def __str__(self) -> str:
         return f"row {self.row}, column {self.column}: {self.reason}"
 
 
 class ImportRefused(Exception):
-    """The file was rejected; nothing was written. ``errors`` lists every problem found."""
+    """The file was rejected; nothing was written.
 
-    def __init__(self, errors: list[RowError]):
+    ``errors`` holds the first :data:`SHOWN_ERRORS` problems in row order and ``total`` counts
+    every one; ``report_path`` is the error report file listing all of them (None when it could
+    not be written, and ``report_problem`` says why).
+    """
+
+    def __init__(self, errors: list[RowError], total: int | None = None,
+                 report_path: Path | None = None, report_problem: str | None = None):
         self.errors = list(errors)
-        lines = "\n".join(str(e) for e in self.errors)
-        super().__init__(f"import refused, {len(self.errors)} error(s):\n{lines}")
+        self.total = len(self.errors) if total is None else total
+        self.report_path = report_path
+        self.report_problem = report_problem
+        lines = [f"import refused, {self.total} error(s):", *(str(e) for e in self.errors)]
+        if self.unlisted:
+            lines.append(f"… and {self.unlisted} more error(s)")
+        if report_path is not None:
+            lines.append(f"error report: {report_path}")
+        elif report_problem:
+            lines.append(report_problem)
+        super().__init__("\n".join(lines))
+
+    @property
+    def unlisted(self) -> int:
+        """Errors found but not in ``errors`` (they are in the report file)."""
+        return self.total - len(self.errors)
 
 
 @dataclass
@@ -193,6 +261,188 @@ def columns(kind: str) -> tuple[tuple[str, str, bool], ...]:
     return tuple((c.key, c.label, c.required) for c in _COLUMNS[kind])
 
 
+# --------------------------------------------------------------------------- error report
+
+
+def _open_report(source: Path, explicit: Path | None, now: datetime):
+    """A new text file for the error report and its path: ``explicit`` when given, else
+    ``<name>-errors-<YYYYMMDD-HHMMSS>.csv`` next to ``source`` or, when that folder cannot be
+    written, in the system's temporary folder. Readable by the owner only (it names schools
+    and rows of a file that holds personal data); never follows or replaces an existing file
+    unless it is the path asked for."""
+    if explicit is not None:
+        if explicit.exists() and source.exists() and os.path.samefile(explicit, source):
+            raise OSError(errno.EINVAL, "it is the file being imported")
+        fd = os.open(explicit, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        return os.fdopen(fd, "w", encoding="utf-8", newline=""), explicit
+    stem = f"{source.stem}-errors-{now:%Y%m%d-%H%M%S}"
+    last: OSError | None = None
+    for folder in (source.parent, Path(tempfile.gettempdir())):
+        for n in range(1, 100):
+            candidate = folder / f"{stem}{f'-{n}' if n > 1 else ''}.csv"
+            try:
+                fd = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                continue
+            except OSError as exc:  # not writable (or gone): try the next folder
+                last = exc
+                break
+            return os.fdopen(fd, "w", encoding="utf-8", newline=""), candidate
+    raise last or OSError("no free file name for the error report")
+
+
+class _ErrorReport:
+    """Every error of one import, streamed in row order to the error report file (UTF-8 with
+    BOM; columns 行号, 列, 值, 原因); only the first :data:`SHOWN_ERRORS` are kept in memory.
+
+    Errors are collected as they are found and sorted into the file by :meth:`settle`, up to a
+    row before which no new error can appear. The checks that need the whole file (a region's
+    parent, a training's cap) report rows already written; those are merged into the file.
+    Values are written as the report's 值 with accounts and ID numbers masked, control
+    characters made visible and the spreadsheet formula guard of the exports.
+    """
+
+    def __init__(self, kind: str, source: Path, explicit: Path | None, now: datetime):
+        self.order = {c.key: i for i, c in enumerate(_COLUMNS.get(kind, ()))}
+        self.source, self.explicit, self.now = source, explicit, now
+        self.total = 0
+        self.first: list[RowError] = []
+        self.pending: list[RowError] = []
+        self.path: Path | None = None
+        self.problem: str | None = None
+        self._fh = None
+        self._writer = None
+        self._last: tuple[int, int] | None = None  # sort key of the last error written
+
+    def key(self, error: RowError) -> tuple[int, int]:
+        """Row, then the kind's column order; the header's problems stay left to right."""
+        if error.row == 1:
+            return (1, 0)
+        return (error.row, self.order.get(error.column, len(self.order)))
+
+    def add(self, error: RowError) -> None:
+        self.pending.append(error)
+        self.total += 1
+
+    def settle(self, before_row: int) -> None:
+        """Write the pending errors of rows before ``before_row`` (all of theirs are known)."""
+        ready = [e for e in self.pending if e.row < before_row]
+        if ready:
+            self.pending = [e for e in self.pending if e.row >= before_row]
+            ready.sort(key=self.key)
+            self._write(ready)
+
+    def close(self) -> None:
+        """Write what is still pending and close the file."""
+        pending = sorted(self.pending, key=self.key)
+        self.pending = []
+        if pending:
+            self._write(pending)
+        if self._fh is not None:
+            try:
+                self._fh.close()
+            except OSError as exc:
+                self._fail(exc)
+            self._fh = None
+
+    def discard(self) -> None:
+        """Remove a half-written report (the import stopped on an unexpected error)."""
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+        if self.path is not None:
+            self.path.unlink(missing_ok=True)
+            self.path = None
+
+    # -- writing
+    def _record(self, error: RowError) -> list[str]:
+        value = error.value
+        if error.column == "account":
+            value = privacy.mask_account(value)
+        elif error.column == "id_number":
+            value = privacy.mask_id_number(value)
+        value = visible(value)
+        if len(value) > REPORT_VALUE_CHARS:
+            value = value[:REPORT_VALUE_CHARS] + "…"
+        return guard_row([error.row, error.column, value, error.reason])
+
+    def _open(self) -> bool:
+        if self._fh is not None:
+            return True
+        if self.problem is not None:
+            return False
+        try:
+            self._fh, self.path = _open_report(self.source, self.explicit, self.now)
+            self._fh.write(BOM)
+            self._writer = csv.writer(self._fh, lineterminator="\r\n")
+            self._writer.writerow(REPORT_HEADER)
+        except OSError as exc:
+            self._fail(exc)
+            return False
+        return True
+
+    def _fail(self, exc: OSError) -> None:
+        where = self.path or self.explicit
+        self.problem = (f"the error report could not be written"
+                        f"{f' to {where}' if where else ''} ({exc.strerror or exc})")
+        if self._fh is not None:
+            try:
+                self._fh.close()
+            except OSError:
+                pass
+            self._fh = None
+        self.path = None
+
+    def _write(self, errors: list[RowError]) -> None:
+        """Append ``errors`` (sorted) to the file, or merge them in when they belong before
+        rows already written."""
+        if self._last is not None and self.key(errors[0]) < self._last:
+            self._merge(errors)
+            return
+        room = SHOWN_ERRORS - len(self.first)
+        if room > 0:
+            self.first.extend(errors[:room])
+        self._last = self.key(errors[-1])
+        if self._open():
+            try:
+                self._writer.writerows(self._record(e) for e in errors)
+            except OSError as exc:
+                self._fail(exc)
+
+    def _merge(self, pending: list[RowError]) -> None:
+        """Merge late errors into the sorted file (only the whole-file checks of regions and
+        trainings find them; their files are small)."""
+        self.first = list(heapq.merge(self.first, pending, key=self.key))[:SHOWN_ERRORS]
+        self._last = max(self._last, self.key(pending[-1]))
+        if self._fh is None:
+            return
+        path, tmp_name = self.path, None
+        try:
+            self._fh.close()
+            self._fh = None
+            fd, tmp_name = tempfile.mkstemp(prefix=".errors-", suffix=".csv", dir=path.parent)
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as out, \
+                    path.open(encoding="utf-8-sig", newline="") as old:
+                reader = csv.reader(old)
+                next(reader)  # header
+                writer = csv.writer(out, lineterminator="\r\n")
+                out.write(BOM)
+                writer.writerow(REPORT_HEADER)
+                # Records of the file and new errors, by the same key (on ties the file's
+                # come first, as they were found first).
+                written = ((self.key(RowError(int(r[0]), r[1], "")), r) for r in reader)
+                found = ((self.key(e), self._record(e)) for e in pending)
+                writer.writerows(r for _key, r in heapq.merge(written, found,
+                                                              key=lambda t: t[0]))
+            os.replace(tmp_name, path)
+            self._fh = path.open("a", encoding="utf-8", newline="")
+            self._writer = csv.writer(self._fh, lineterminator="\r\n")
+        except OSError as exc:
+            if tmp_name is not None:
+                Path(tmp_name).unlink(missing_ok=True)
+            self._fail(exc)
+
+
 # --------------------------------------------------------------------------- reading files
 
 
@@ -206,26 +456,126 @@ class _FileProblem(Exception):
 _XLSX_MAGIC = b"PK\x03\x04"
 _XLS_MAGIC = b"\xd0\xcf\x11\xe0"
 
+# -- encodings
 
-def _detect_encoding(path: Path) -> str | None:
-    """``utf-8-sig`` or ``gb18030`` when the whole file decodes strictly, else None."""
-    for encoding in ("utf-8-sig", "gb18030"):
-        decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
-        try:
-            with path.open("rb") as fh:
-                while chunk := fh.read(1 << 20):
-                    decoder.decode(chunk)
-            decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
-            continue
-        return encoding
-    return None
+_UTF8_BOM = codecs.BOM_UTF8
+_UTF16_32_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_BE)
+_CHUNK = 1 << 20
+#: Bytes at the start of a file looked at for byte-order marks and NUL bytes; UTF-16 without
+#: a mark is told by at least this many NUL bytes, making up 1/20 of them or more.
+_HEAD = 1 << 16
+_MIN_NUL = 8
+#: Non-ASCII characters of each MiB judged by the GB18030 rule, and of the whole file.
+_SAMPLE_PER_CHUNK = 4096
+_SAMPLE_MAX = 1 << 18
+_NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
+_WIDE = re.compile("[\u0800-\U0010ffff]")  # three- and four-byte UTF-8: CJK among others
+_FOREIGN = re.compile("[\u0250-\u07ff]")  # IPA … Greek, Cyrillic, Hebrew, Arabic … NKo
+_CJK_RANGES = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x3FFFF))
+
+_ENCODING_HELP = (
+    "accepted encodings are UTF-8 (with or without BOM), GBK and GB18030; save the file as "
+    "\"CSV UTF-8\" (Excel: 文件 → 另存为 → CSV UTF-8(逗号分隔)(*.csv)) and import it again"
+)
+
+
+def _gb_class(ch: str) -> str:
+    """How a character read as GB18030 counts for :func:`_reads_as_chinese`:
+    ``S`` GB2312 hanzi or Chinese punctuation, ``R`` another CJK ideograph (GBK/GB18030 only:
+    rare name characters such as 堃), ``O`` what a Chinese file never holds (kana, Greek,
+    Cyrillic, box drawing, private-use codes), ``""`` anything else (counted, never decisive)."""
+    point = ord(ch)
+    if 0xE000 <= point <= 0xF8FF:
+        return "O"  # GBK's user-defined areas, where much of Big5 lands
+    code = ch.encode("gb18030")
+    if len(code) == 2 and code[1] >= 0xA1:
+        if 0xB0 <= code[0] <= 0xF7 or 0xA1 <= code[0] <= 0xA3:
+            return "S"
+        if 0xA4 <= code[0] <= 0xA7 or code[0] == 0xA9:
+            return "O"  # GB2312 rows 4-7 and 9: kana, Greek, Cyrillic, box drawing
+    if any(low <= point <= high for low, high in _CJK_RANGES):
+        return "R"
+    return ""
+
+
+def _reads_as_chinese(sample: collections.Counter) -> bool:
+    """The confidence rule for a file read as GB18030 (see the module docstring)."""
+    counts = collections.Counter()
+    for ch, n in sample.items():
+        counts[_gb_class(ch)] += n
+    total = sum(counts.values())
+    return 2 * counts["S"] >= total and 10 * counts["O"] <= total
+
+
+def _utf8_reading(path: Path) -> tuple[bool, bool] | None:
+    """None when ``path`` is not strictly UTF-8 (BOM or not), else whether its text holds a
+    character of three or more UTF-8 bytes (Chinese does) and one from IPA to NKo."""
+    decoder = codecs.getincrementaldecoder("utf-8-sig")(errors="strict")
+    wide = foreign = False
+    try:
+        with path.open("rb") as fh:
+            while chunk := fh.read(_CHUNK):
+                text = decoder.decode(chunk)
+                if not wide:  # once Chinese is seen, only the strict decoding matters
+                    wide = _WIDE.search(text) is not None
+                    foreign = foreign or _FOREIGN.search(text) is not None
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return None
+    return wide, foreign
+
+
+def _gb18030_reads_as_chinese(path: Path) -> bool:
+    """True when ``path`` decodes strictly as GB18030 and its sampled non-ASCII text passes
+    the confidence rule."""
+    decoder = codecs.getincrementaldecoder("gb18030")(errors="strict")
+    sample: collections.Counter = collections.Counter()
+    sampled = 0
+    try:
+        with path.open("rb") as fh:
+            while chunk := fh.read(_CHUNK):
+                text = decoder.decode(chunk)
+                quota = min(_SAMPLE_PER_CHUNK, _SAMPLE_MAX - sampled)
+                for run in _NON_ASCII_RUN.finditer(text):
+                    if quota <= 0:
+                        break
+                    part = run.group()[:quota]
+                    sample.update(part)
+                    quota -= len(part)
+                    sampled += len(part)
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return _reads_as_chinese(sample)
+
+
+def _detect_encoding(path: Path) -> str:
+    """``utf-8-sig`` or ``gb18030`` by the rule of the module docstring; refuses the rest."""
+    with path.open("rb") as fh:
+        head = fh.read(_HEAD)
+    nul = head.count(0)
+    # UTF-16 puts a NUL next to every ASCII character; a few NUL cells of a real CSV (errors
+    # of their rows) come nowhere near that.
+    if head.startswith(_UTF16_32_BOMS) or (nul >= _MIN_NUL and nul * 20 >= len(head)):
+        raise _FileProblem(f"cannot read the file: it is UTF-16 or UTF-32 text; {_ENCODING_HELP}")
+    utf8 = _utf8_reading(path)
+    if utf8 is not None:
+        wide, foreign = utf8
+        # GBK bytes form valid UTF-8 only by chance, in files with a few Chinese characters,
+        # and then read as a jumble of Greek, Cyrillic, Hebrew … without any Chinese.
+        if head.startswith(_UTF8_BOM) or wide or not foreign:
+            return "utf-8-sig"
+        return "gb18030" if _gb18030_reads_as_chinese(path) else "utf-8-sig"
+    if not head.startswith(_UTF8_BOM) and _gb18030_reads_as_chinese(path):
+        return "gb18030"
+    raise _FileProblem(
+        "cannot read the file: its encoding is not UTF-8, GBK or GB18030 (Big5, Shift-JIS, "
+        f"Latin-1 and UTF-16 files, for example, are not read correctly); {_ENCODING_HELP}"
+    )
 
 
 def _csv_rows(path: Path) -> Iterator[list[str]]:
     encoding = _detect_encoding(path)
-    if encoding is None:
-        raise _FileProblem("cannot decode the file: it is neither UTF-8 nor GBK/GB18030 text")
     with path.open("r", encoding=encoding, newline="") as fh:
         reader = csv.reader(fh)
         row_no = 0
@@ -236,12 +586,88 @@ def _csv_rows(path: Path) -> Iterator[list[str]]:
             raise _FileProblem(f"malformed CSV: {exc}", row_no + 1) from None
 
 
+# -- XLSX
+
+#: Limits on an XLSX archive, checked from its zip directory before anything is parsed.
+#: Measured (docs/import-formats.md): a 445,000-row teachers sheet written by xlsxwriter
+#: unpacks to 214 MB in 10 parts, compressed at most 9.4 to 1; any genuine sheet measured
+#: stayed below 12 to 1, a deflate bomb reaches 1,000 to 1.
+XLSX_MAX_UNPACKED = 512 * 1024 * 1024
+XLSX_MAX_RATIO = 100
+XLSX_MAX_PARTS = 1000
+#: Parts smaller than this are not held to the ratio: they cannot do harm.
+XLSX_RATIO_FLOOR = 1024 * 1024
+
+
+class ArchiveRefused(Exception):
+    """An XLSX file refused by :func:`check_xlsx_archive`; ``reason`` says why."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def check_xlsx_archive(file) -> None:
+    """Refuse an XLSX (zip) file that would unpack to more than :data:`XLSX_MAX_UNPACKED`,
+    holds a part compressed more than :data:`XLSX_MAX_RATIO` to 1 (a decompression bomb),
+    more than :data:`XLSX_MAX_PARTS` parts, or a compression method other than deflate.
+
+    ``file`` is a path or a binary file object. Only the zip directory is read.
+
+    Checking the directory is enough: CPython's ``zipfile.ZipExtFile`` (3.11,
+    ``_read1``) takes a part's size from its directory entry (``self._left =
+    zipinfo.file_size``), cuts whatever it inflates to that size (``data[:self._left]``) and
+    inflates deflate data only as far as asked (``decompress(data, n)``); so a part can never
+    yield more bytes than the directory declares, whatever its compressed stream holds (a part
+    that lies stops at its declared size and fails its CRC). The other methods zipfile knows
+    (bzip2, LZMA) inflate a whole read at once before that cut, so they are refused; no
+    spreadsheet program writes them.
+    """
+    try:
+        with zipfile.ZipFile(file) as archive:
+            parts = archive.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError) as exc:
+        raise ArchiveRefused(f"cannot read the XLSX file ({type(exc).__name__})") from None
+    if len(parts) > XLSX_MAX_PARTS:
+        raise ArchiveRefused(
+            f"the XLSX file holds {len(parts):,} parts; at most {XLSX_MAX_PARTS:,} are accepted")
+    unpacked = 0
+    for part in parts:
+        if part.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise ArchiveRefused(
+                f"the XLSX file uses an unsupported compression method in {part.filename}; "
+                "save it again from the spreadsheet program")
+        if part.file_size > XLSX_RATIO_FLOOR and (
+            part.file_size > XLSX_MAX_RATIO * max(part.compress_size, 1)
+        ):
+            ratio = part.file_size // max(part.compress_size, 1)
+            raise ArchiveRefused(
+                f"the XLSX file is refused as a possible decompression bomb: {part.filename} "
+                f"is compressed {ratio:,} to 1 (at most {XLSX_MAX_RATIO} to 1 is accepted)")
+        unpacked += part.file_size
+    if unpacked > XLSX_MAX_UNPACKED:
+        raise ArchiveRefused(
+            f"the XLSX file unpacks to {unpacked / 2**20:,.0f} MiB, more than the "
+            f"{XLSX_MAX_UNPACKED // 2**20} MiB accepted; save it as CSV UTF-8 instead")
+
+
+# Excel writes a control character in a string as _xHHHH_ (and a literal "_x" sequence with
+# its underscore escaped as _x005F_, which a left-to-right scan skips); openpyxl keeps the
+# escapes, so they are turned back into the characters they stand for, to be checked.
+_XLSX_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
+
+
+def _xlsx_unescape(match: re.Match) -> str:
+    ch = chr(int(match.group(1), 16))
+    return ch if has_control_characters(ch) else match.group()
+
+
 def _cell_text(value: Any) -> str:
     """An XLSX cell value as the text a CSV export of it would hold."""
     if value is None:
         return ""
     if isinstance(value, str):
-        return value
+        return _XLSX_ESCAPE.sub(_xlsx_unescape, value) if "_x" in value else value
     if isinstance(value, bool):
         return str(value)
     if isinstance(value, float):
@@ -259,33 +685,39 @@ def _cell_text(value: Any) -> str:
 
 
 def _xlsx_rows(path: Path) -> Iterator[list[str]]:
-    from openpyxl import load_workbook
+    with path.open("rb") as fh:  # one open file for the check and the parse
+        try:
+            check_xlsx_archive(fh)
+        except ArchiveRefused as refused:
+            raise _FileProblem(refused.reason) from None
+        fh.seek(0)
+        from openpyxl import load_workbook
 
-    try:
-        workbook = load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many kinds for broken archives
-        raise _FileProblem(f"cannot read the XLSX file ({type(exc).__name__})") from None
-    try:
-        if not workbook.worksheets:
-            return
-        sheet = workbook.worksheets[0]
-        # Some writers store wrong dimensions; read every row and cell that is really there.
-        sheet.reset_dimensions()
-        # Read-only rows are positional: missing rows and cells come back empty.
-        rows = sheet.iter_rows(values_only=True)
-        row_no = 0
-        while True:
-            try:
-                row = next(rows)
-            except StopIteration:
+        try:
+            workbook = load_workbook(fh, read_only=True, data_only=True)
+        except Exception as exc:  # openpyxl raises many kinds for broken archives
+            raise _FileProblem(f"cannot read the XLSX file ({type(exc).__name__})") from None
+        try:
+            if not workbook.worksheets:
                 return
-            except Exception as exc:  # a damaged sheet part
-                raise _FileProblem(f"cannot read the XLSX file ({type(exc).__name__})",
-                                   row_no + 1) from None
-            row_no += 1
-            yield [_cell_text(v) for v in row]
-    finally:
-        workbook.close()
+            sheet = workbook.worksheets[0]
+            # Some writers store wrong dimensions; read every row and cell that is really there.
+            sheet.reset_dimensions()
+            # Read-only rows are positional: missing rows and cells come back empty.
+            rows = sheet.iter_rows(values_only=True)
+            row_no = 0
+            while True:
+                try:
+                    row = next(rows)
+                except StopIteration:
+                    return
+                except Exception as exc:  # a damaged sheet part
+                    raise _FileProblem(f"cannot read the XLSX file ({type(exc).__name__})",
+                                       row_no + 1) from None
+                row_no += 1
+                yield [_cell_text(v) for v in row]
+        finally:
+            workbook.close()
 
 
 def _open_rows(path: Path) -> Iterator[list[str]]:
@@ -452,32 +884,39 @@ class _Context:
 @dataclass
 class _Importer:
     ctx: _Context
-    errors: list[RowError] = field(default_factory=list)
-    hidden_errors: int = 0
-    first_hidden_row: int = 0
+    report: _ErrorReport
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
     batch: list = field(default_factory=list)
+    # The row being checked: its values, and the cells already reported for a control
+    # character (whose follow-on errors, such as "required value is missing", are not news).
+    row: int = 0
+    values: dict = field(default_factory=dict)
+    rejected: frozenset = frozenset()
 
     table: ClassVar[Table]
+    #: True when check() hands rows to the batch and flush() may still find errors in them;
+    #: False for the kinds that keep their rows to the end (regions, trainings, counts).
+    batched: ClassVar[bool] = True
 
     # -- errors
-    def error(self, row: int, column: str, reason: str) -> None:
-        if len(self.errors) < MAX_ERRORS:
-            self.errors.append(RowError(row, column, reason))
-        else:
-            if not self.hidden_errors:
-                self.first_hidden_row = row
-            self.hidden_errors += 1
+    def error(self, row: int, column: str, reason: str, value: str | None = None) -> None:
+        """Record a problem; ``value`` defaults to the cell of the row being checked."""
+        if row == self.row:
+            if column in self.rejected:
+                return
+            if value is None:
+                value = self.values.get(column, "")
+        self.report.add(RowError(row, column, reason, value or ""))
 
     @property
     def failed(self) -> bool:
-        return bool(self.errors)
+        return self.report.total > 0
 
     @property
     def writing(self) -> bool:
-        return self.ctx.write and not self.errors
+        return self.ctx.write and not self.failed
 
     def parse(self, row: int, column: str, fn: Callable[..., Any], value: str, *args) -> Any:
         try:
@@ -576,6 +1015,7 @@ _REGION_KIND_BY_LABEL = {label: key for key, label in vocab.REGION_KIND_LABELS.i
 
 class _Regions(_Importer):
     table = Region.__table__
+    batched = False
 
     def load(self, conn: Connection) -> None:
         self.existing = {
@@ -621,10 +1061,11 @@ class _Regions(_Importer):
         parent_of = {code: r.parent_code for code, r in self.existing.items()}
         for code, (row, _name, parent, _kind) in rows.items():
             if parent is not None and parent not in self.existing and parent not in self.seen:
-                self.error(row, "parent_code", f"unknown region code '{parent}'")
+                self.error(row, "parent_code", f"unknown region code '{parent}'", parent)
             elif parent is None and code in self.existing and parent_of[code] is not None:
                 # An empty cell must not silently detach a whole subtree.
-                self.error(row, "parent_code", "an existing region cannot become top-level")
+                self.error(row, "parent_code", "an existing region cannot become top-level",
+                           "")
             parent_of[code] = parent
         # A region may not end up below itself. (Only the rows on a cycle are reported,
         # not every region hanging below one.)
@@ -635,7 +1076,7 @@ class _Regions(_Importer):
                 seen.add(node)
                 node = parent_of.get(node)
             if node == code:
-                self.error(row, "parent_code", "a region cannot become its own ancestor")
+                self.error(row, "parent_code", "a region cannot become its own ancestor", parent)
         if self.failed:
             return
 
@@ -748,7 +1189,7 @@ class _Schools(_Importer):
         for row, valid, p in self.batch:
             old = stored.get(p["code"])
             if old is not None and old["deleted_at"] is not None:
-                self.error(row, "code", "school is deleted")
+                self.error(row, "code", "school is deleted", p["code"])
                 continue
             if not valid:
                 continue
@@ -896,6 +1337,7 @@ class _Teachers(_Importer):
 
 class _Trainings(_Importer):
     table = Training.__table__
+    batched = False
 
     def load(self, conn: Connection) -> None:
         t = self.table
@@ -968,7 +1410,8 @@ class _Trainings(_Importer):
                 row, p = lowered[tid]
                 if top is not None and top > p["hours_cap_tenths"]:
                     self.error(row, "hours_cap",
-                               f"lower than hours already recorded ({_fmt_tenths(top)})")
+                               f"lower than hours already recorded ({_fmt_tenths(top)})",
+                               _fmt_tenths(p["hours_cap_tenths"]))
         if self.failed:
             return
         inserts, updates = [], []
@@ -1067,7 +1510,7 @@ class _Records(_Importer):
         for row, valid, tid, account, hours, seconds in self.batch:
             teacher = ids.get(account)
             if teacher is None:
-                self.error(row, "account", "unknown teacher account")
+                self.error(row, "account", "unknown teacher account", account)
             elif valid:
                 resolved.append((tid, teacher, hours, seconds))
         stored: dict[tuple[int, int], tuple[int, int]] = {}
@@ -1101,6 +1544,7 @@ class _Records(_Importer):
 
 class _TeacherCounts(_Importer):
     table = TeacherCount.__table__
+    batched = False
 
     def load(self, conn: Connection) -> None:
         t = self.table
@@ -1175,31 +1619,55 @@ _IMPORTERS: dict[str, type[_Importer]] = {
 # --------------------------------------------------------------------------- entry point
 
 
+def _control_reason(found: list[str]) -> str:
+    if len(found) == 1:
+        return f"contains a control character ({code_point(found[0])})"
+    return f"contains control characters ({', '.join(code_point(c) for c in found)})"
+
+
+def _cell_controls(cell: str) -> list[str]:
+    """Control characters of a cell: inside its value, or anywhere except the tabs and line
+    breaks trimmed off its ends as whitespace (see the module docstring)."""
+    return control_characters(cell.strip()) or control_characters(cell, allow="\t\n\r")
+
+
+def _header_errors(kind: str, header: list[str]) -> tuple[list[tuple[int, str]], list[RowError]]:
+    """:func:`_map_header`, after the check for control characters (a header cell holding
+    one names no column, so only those are reported)."""
+    controls = [
+        RowError(1, visible(_header_name(cell)), _control_reason(found), cell)
+        for cell in header
+        if (found := _cell_controls(cell))
+    ]
+    if controls:
+        return [], controls
+    return _map_header(kind, header)
+
+
 def _run(
     engine: Engine,
     kind: str,
     rows: Iterator[list[str]],
-    source: str,
-    id_key: bytes,
+    ctx: _Context,
+    report: _ErrorReport,
     dry_run: bool,
-    now: datetime,
-) -> tuple[_Importer, int]:
+) -> tuple[_Importer, int] | None:
     """Check the header, then stream every row through the kind's importer in one
-    transaction; commit only when no error was found and this is not a dry run."""
-    try:
-        header = next(rows, None)
-    except _FileProblem as problem:
-        raise ImportRefused([RowError(problem.row, FILE_COLUMN, problem.reason)]) from None
+    transaction; commit only when no error was found and this is not a dry run.
+    Every problem goes to ``report``; None when the header was already wrong."""
+    header = next(rows, None)
     if header is None:
-        raise ImportRefused([RowError(1, FILE_COLUMN, "the file is empty")])
-    mapping, header_errors = _map_header(kind, header)
+        report.add(RowError(1, FILE_COLUMN, "the file is empty"))
+        return None
+    mapping, header_errors = _header_errors(kind, header)
     if header_errors:
-        raise ImportRefused(header_errors)
+        for error in header_errors:
+            report.add(error)
+        return None
     width = len(header)
     unnamed = [i for i, cell in enumerate(header) if not _header_name(cell)]
 
-    importer = _IMPORTERS[kind](_Context(id_key=id_key, now=now, source=source,
-                                         write=not dry_run))
+    importer = _IMPORTERS[kind](ctx, report)
     count = 0
     with engine.connect() as conn:
         trans = conn.begin()
@@ -1207,6 +1675,14 @@ def _run(
             importer.load(conn)
             try:
                 for row_no, cells in enumerate(rows, start=2):
+                    if row_no % REPORT_EVERY == 0 and report.pending:
+                        # Flush the open batch first: its checks against stored rows are the
+                        # last errors its rows can get, so every error before this row is
+                        # known and can go to the report file.
+                        if importer.batched and importer.batch:
+                            importer.flush(conn)
+                            importer.batch = []
+                        report.settle(row_no)
                     values = {}
                     blank = True
                     n = len(cells)
@@ -1216,6 +1692,18 @@ def _run(
                             if value:
                                 values[key] = value
                                 blank = False
+                    importer.row, importer.values, importer.rejected = row_no, values, frozenset()
+                    if has_control_characters("".join(cells)):
+                        rejected = set()
+                        for index, key in mapping:
+                            if index < n and (found := _cell_controls(cells[index])):
+                                importer.error(row_no, key, _control_reason(found),
+                                               cells[index].strip() or cells[index])
+                                # Never handed on: PostgreSQL refuses NUL even in a lookup.
+                                values.pop(key, None)
+                                rejected.add(key)
+                                blank = False
+                        importer.rejected = frozenset(rejected)
                     if (n > width and any(c.strip() for c in cells[width:])) or any(
                         i < n and cells[i].strip() for i in unnamed
                     ):
@@ -1231,14 +1719,10 @@ def _run(
                             importer.flush(conn)
                             importer.batch = []
             except _FileProblem as problem:
-                importer.error(problem.row, FILE_COLUMN, problem.reason)
+                importer.error(problem.row, FILE_COLUMN, problem.reason, "")
+            importer.row, importer.values, importer.rejected = 0, {}, frozenset()
             importer.finish(conn)
-            if importer.hidden_errors:
-                importer.errors.append(
-                    RowError(importer.first_hidden_row, FILE_COLUMN,
-                             f"{importer.hidden_errors} more error(s) not listed")
-                )
-            if importer.errors or dry_run:
+            if importer.failed or dry_run:
                 trans.rollback()
             else:
                 trans.commit()
@@ -1257,30 +1741,40 @@ def import_file(
     id_key: bytes,
     dry_run: bool = False,
     now: datetime | None = None,
+    errors_file: str | Path | None = None,
 ) -> ImportResult:
     """Validate ``path`` as a ``kind`` file and upsert it in one transaction.
 
-    Raises :class:`ImportRefused` (and writes nothing) when the file or any row is bad.
+    Raises :class:`ImportRefused` (and writes nothing) when the file or any row is bad; every
+    error is then listed in the error report file (``errors_file``, or by default a new
+    ``<name>-errors-<time>.csv`` next to ``path``, see :func:`_open_report`).
     With ``dry_run`` the counts are computed the same way and nothing is written.
     """
-    if kind not in KINDS:
-        raise ImportRefused(
-            [RowError(1, FILE_COLUMN,
-                      f"unknown kind '{kind}'; expected one of: {', '.join(KINDS)}")]
-        )
     path = Path(path)
     now = now or datetime.now().replace(microsecond=0)
+    report = _ErrorReport(kind, path, Path(errors_file) if errors_file else None, now)
+    outcome = None
     try:
-        rows = _open_rows(path)
-    except _FileProblem as problem:
-        raise ImportRefused([RowError(problem.row, FILE_COLUMN, problem.reason)]) from None
-    with closing(rows):  # closes the file / workbook however this ends
-        importer, count = _run(engine, kind, rows, path.name, id_key, dry_run, now)
-    if importer.errors:
-        order = {c.key: i for i, c in enumerate(_COLUMNS[kind])}
-        raise ImportRefused(
-            sorted(importer.errors, key=lambda e: (e.row, order.get(e.column, len(order))))
-        )
+        if kind not in KINDS:
+            report.add(RowError(1, FILE_COLUMN,
+                                f"unknown kind '{kind}'; expected one of: {', '.join(KINDS)}"))
+        else:
+            try:
+                rows = _open_rows(path)
+                with closing(rows):  # closes the file / workbook however this ends
+                    outcome = _run(engine, kind, rows,
+                                   _Context(id_key=id_key, now=now, source=path.name,
+                                            write=not dry_run),
+                                   report, dry_run)
+            except _FileProblem as problem:  # the file cannot be read at all
+                report.add(RowError(problem.row, FILE_COLUMN, problem.reason))
+    except BaseException:
+        report.discard()
+        raise
+    if report.total:
+        report.close()
+        raise ImportRefused(report.first, report.total, report.path, report.problem)
+    importer, count = outcome
     return ImportResult(
         kind=kind,
         rows=count,
@@ -1291,4 +1785,5 @@ def import_file(
     )
 
 
-__all__ = ["KINDS", "RowError", "ImportRefused", "ImportResult", "import_file", "columns"]
+__all__ = ["KINDS", "RowError", "ImportRefused", "ImportResult", "import_file", "columns",
+           "check_xlsx_archive", "ArchiveRefused"]

@@ -1,26 +1,52 @@
-"""Control characters in user input (forms, URLs, callbacks, import files).
+"""Checks on text that comes from outside (import files, forms, URLs, callbacks): one
+definition of a control character for every input path.
 
-PostgreSQL refuses NUL in text and SQLite stores it silently; the other C0/C1 controls and
-DEL are never part of a name, a code or a search. Every input path rejects them with a
-message of its own, using this one definition.
+A control character is any character of Unicode category Cc: the C0 controls U+0000–U+001F
+(NUL, TAB, line feed, carriage return, ESC, …), DEL U+007F and the C1 controls
+U+0080–U+009F. None of them belongs in a name, a code, a number or a search term: NUL cannot
+be stored by PostgreSQL at all, and the others corrupt what screens, logs and exported files
+show. Callers that legitimately take several lines or tabs say so with ``allow``.
 """
 
 from __future__ import annotations
 
 import re
 
-# C0 controls, DEL and C1 controls. TAB, LF and CR count too: a single-line field never holds
-# them. Callers that accept them (a CSV cell with line breaks, text pasted into a search box
-# that is stripped anyway) pass ``allow_whitespace``.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-_CONTROL_EXCEPT_WHITESPACE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+# What text pasted into a single-line search box may carry; it is stripped anyway.
+PASTED_WHITESPACE = "\t\n\r"
 
 
-def first_control_character(text: str, *, allow_whitespace: bool = False) -> str | None:
-    """The first control character of ``text`` as ``U+0000``, or None."""
-    m = (_CONTROL_EXCEPT_WHITESPACE if allow_whitespace else _CONTROL).search(text)
-    return None if m is None else f"U+{ord(m.group()):04X}"
+def control_characters(text: str, allow: str = "") -> list[str]:
+    """The distinct control characters of ``text`` in order of appearance, except those in
+    ``allow`` (e.g. ``"\\n"`` for a multi-line field)."""
+    found: list[str] = []
+    for match in _CONTROL.finditer(text):
+        ch = match.group()
+        if ch not in allow and ch not in found:
+            found.append(ch)
+    return found
 
 
-def has_control_characters(text: str, *, allow_whitespace: bool = False) -> bool:
-    return first_control_character(text, allow_whitespace=allow_whitespace) is not None
+def has_control_characters(text: str, allow: str = "") -> bool:
+    """True when ``text`` holds a control character not in ``allow``."""
+    if text.isprintable():  # the fast answer for nearly all text: controls are unprintable
+        return False
+    if not allow:
+        return _CONTROL.search(text) is not None
+    return bool(control_characters(text, allow))
+
+
+def code_point(ch: str) -> str:
+    """``"\\x00"`` → ``"U+0000"``: how a message names an invisible character."""
+    return f"U+{ord(ch):04X}"
+
+
+def visible(text: str) -> str:
+    """``text`` with each control character written as ``[U+0000]``, for messages and files
+    that show a rejected value."""
+    return _CONTROL.sub(lambda m: f"[{code_point(m.group())}]", text)
+
+
+__all__ = ["PASTED_WHITESPACE", "control_characters", "has_control_characters", "code_point",
+           "visible"]

@@ -14,7 +14,7 @@ from dash import dcc, html
 from data_access.metrics import DEFINITIONS, MISSING_DENOMINATOR_TIP, REGION_TABLE_COLUMNS
 from data_access.stats import DEFAULT_INDICATORS, INDICATORS, SCHOOL_DEFAULT_INDICATORS
 from data_access.teachers import NAME_QUERY_MAX, PAGE_SIZES
-from data_access.text import has_control_characters
+from data_access.text import PASTED_WHITESPACE, has_control_characters
 from data_access.vocab import STAGES, SUBJECTS
 
 from .comparison_chart import empty_figure
@@ -89,7 +89,7 @@ def _int(value, default: int, low: int, high: int) -> int:
 def _text(value, limit: int) -> str:
     """A text parameter from the URL or the browser; anything else, or text with control
     characters (never part of a code or a name), counts as not given."""
-    if not isinstance(value, str) or has_control_characters(value, allow_whitespace=True):
+    if not isinstance(value, str) or has_control_characters(value, allow=PASTED_WHITESPACE):
         return ""
     return value.strip()[:limit]
 

@@ -122,3 +122,31 @@ def test_demo_builds_prints_and_keeps_the_demo_logins(monkeypatch, tmp_path):
         assert ["账号", "角色", "管理范围", "姓名"] in lines
         for account, (binding, name) in seen.items():
             assert [account, ROLE_LABELS[binding.role], binding.scope_name, name] in lines
+
+def test_refused_import_shows_the_first_thousand_errors_and_where_all_are(run, engine, tmp_path):
+    bad = tmp_path / "schools.csv"
+    bad.write_text("学校标识码,学校名称,所在区域代码\n"
+                   + "".join(f"A{i},甲校{i},999999\n" for i in range(1500)), encoding="utf-8")
+    result = CliRunner().invoke(main, ["import", "schools", str(bad)])
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    assert sum(line.startswith("row ") for line in lines) == 1000
+    assert lines[0] == "row 2, column region_code: unknown region code '999999'"
+    report = next(tmp_path.glob("schools-errors-*.csv"))
+    assert lines[-3:] == [
+        "… and 500 more error(s), not shown here",
+        f"every error is listed in {report}",
+        "refused: 1500 error(s); nothing was written",
+    ]
+    assert len(report.read_text(encoding="utf-8-sig").splitlines()) == 1 + 1500
+    # --errors-file chooses the place; a dry run that finds errors writes a report too.
+    chosen = tmp_path / "reports" / "bad-schools.csv"
+    chosen.parent.mkdir()
+    result = CliRunner().invoke(main, ["import", "schools", str(bad), "--dry-run",
+                                       "--errors-file", str(chosen)])
+    assert result.exit_code == 1
+    assert f"every error is listed in {chosen}" in result.output
+    assert chosen.read_text(encoding="utf-8-sig").splitlines()[:2] == [
+        "行号,列,值,原因", "2,region_code,999999,unknown region code '999999'"]
+    with engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(School)) == 0
