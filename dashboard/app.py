@@ -16,7 +16,7 @@ from data_access.db import make_engine
 
 from . import auth, exports, pages
 from .access import current_scope
-from .security import CSRF_COOKIE, csrf_token, csrf_valid, no_store
+from .security import CSRF_COOKIE, content_security_policy, csrf_token, csrf_valid, no_store
 from .settings import Settings
 from .static_files import (CHART_BUNDLES, FAVICON_PATH, SessionInterface, StaticFiles,
                            favicon_url, is_static_path, preload_header)
@@ -148,6 +148,8 @@ def _secure_headers(response):
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Referrer-Policy", "same-origin")
     state = current_app.extensions["yanxiu"]
+    response.headers["Content-Security-Policy"] = content_security_policy(
+        state.dash_app.csp_hashes())
     if is_static_path(request.path):
         return state.static_files.finish(response)
     if request.path.startswith(CHART_PAGE_PREFIX) and response.status_code == 200 \
