@@ -1103,7 +1103,11 @@ class WireLog:
 
     def _response(self, e: dict) -> None:
         if e["requestId"] in self.requests:
-            self.requests[e["requestId"]]["disk_cache"] = bool(e["response"].get("fromDiskCache"))
+            response = e["response"]
+            # Bytes received up to the headers: what an aborted request cost.
+            self.requests[e["requestId"]].update(
+                disk_cache=bool(response.get("fromDiskCache")),
+                bytes=int(response.get("encodedDataLength") or 0))
 
     def _wire_status(self, e: dict) -> None:
         # The status on the wire: a revalidated file is reported as its cached 200 elsewhere.
@@ -1121,7 +1125,11 @@ class WireLog:
 
     def _failed(self, e: dict) -> None:
         if e["requestId"] in self.requests:
-            self.requests[e["requestId"]].update(done=True, failed=e.get("errorText", ""))
+            entry = self.requests[e["requestId"]]
+            entry["done"] = True
+            # The renderer drops the body of a 204 (no update) answer: aborted, not failed.
+            if e.get("errorText") != "net::ERR_ABORTED":
+                entry["failed"] = e.get("errorText", "")
 
     def in_flight(self) -> int:
         return sum(1 for r in self.requests.values() if "url" in r and not r["done"])
