@@ -1527,6 +1527,9 @@ def fmt_bytes(n: int | None) -> str:
     return f"{n / 1e6:.2f} MB" if n >= 1e6 else f"{n / 1e3:.1f} kB"
 
 
+FINGERPRINT = re.compile(r"\.v[\w-]+m[0-9a-fA-F]+(?=\.)")  # Dash's `.v4_4_1m<mtime>`
+
+
 def render_page_weight(pw: dict) -> list[str]:
     t = THROTTLE
     lines = [
@@ -1564,8 +1567,8 @@ def render_page_weight(pw: dict) -> list[str]:
     lines += [
         "",
         f"- first load: {first['requests']} requests; largest "
-        + ", ".join(f"`{x['path'].rsplit('/', 1)[-1]}` {fmt_bytes(x['bytes'])}"
-                    for x in first["largest"][:4]) + ".",
+        + ", ".join(f"`{FINGERPRINT.sub('', x['path'].rsplit('/', 1)[-1])}` "
+                    f"{fmt_bytes(x['bytes'])}" for x in first["largest"][:4]) + ".",
         f"- repeat load: {repeat['requests']} requests, {repeat['from_cache']} served from the "
         f"browser cache, {repeat['revalidated']} revalidated (304); the rest are the page and "
         "its data (never cached).",
