@@ -16,9 +16,11 @@ Pipeline (see benchmarks/README.md):
    on loopback (time to the last byte of the response);
 4. download the stable export URLs for a ≈150k-row scope, measuring time and the serving
    processes' peak memory growth, while a second thread fires other users' callbacks;
-5. time the naive approach (pandas ``read_sql`` of the record table + group-by per request)
+5. load 统计详情 in headless Chromium over a throttled link (4 Mbit/s, 100 ms): bytes over
+   the wire and time until the chart is drawn, with an empty cache and again from the cache;
+6. time the naive approach (pandas ``read_sql`` of the record table + group-by per request)
    on the same database;
-6. write ``results.json`` and ``performance.md`` into ``--out`` and, for the province scale
+7. write ``results.json`` and ``performance.md`` into ``--out`` and, for the province scale
    (or with ``--write-docs``), ``docs/performance.md``.
 
 Every loop is bounded in count and time, all traffic goes to 127.0.0.1, and the server is
@@ -1065,7 +1067,205 @@ class Bench:
         return out
 
 
-# --------------------------------------------------------------------------- 5. naive
+# --------------------------------------------------------------------------- 5. page weight
+
+# What a county office's link is like (issue 8): 4 Mbit/s down, 100 ms latency; the uplink is
+# assumed slower (1 Mbit/s), it only carries the requests.
+THROTTLE = {"download_mbit": 4.0, "upload_mbit": 1.0, "latency_ms": 100.0}
+PAGE_WEIGHT_PATH = f"/training/{EXPORT_TRAINING}"
+PAGE_WEIGHT_READY = "#st-chart .trace.bars"  # the chart is drawn
+TARGET_FIRST_LOAD_MB = 3.0
+TARGET_FIRST_LOAD_S = 8.0
+TARGET_REPEAT_LOAD_KB = 150.0
+TARGET_REPEAT_LOAD_S = 2.0
+# The same flags as the browser tests (tests/browser/conftest.py).
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
+QUIET_S = 0.5  # no request in flight for this long: the page load is over
+QUIET_CAP_S = 15.0
+
+
+def find_chromium() -> str | None:
+    import shutil
+
+    candidate = os.environ.get("YANXIU_CHROMIUM") or shutil.which("chromium") or \
+        shutil.which("chromium-browser")
+    return candidate if candidate and Path(candidate).exists() else None
+
+
+class WireLog:
+    """Every request of one page load as Chromium's network layer saw it (CDP Network
+    domain): bytes on the wire (headers included; 0 for a cache hit) and what served it."""
+
+    def __init__(self, cdp):
+        self.requests: dict[str, dict] = {}
+        self.started = time.perf_counter()
+        cdp.on("Network.requestWillBeSent", self._sent)
+        cdp.on("Network.responseReceived", self._response)
+        cdp.on("Network.responseReceivedExtraInfo", self._wire_status)
+        cdp.on("Network.requestServedFromCache", self._from_cache)
+        cdp.on("Network.loadingFinished", self._finished)
+        cdp.on("Network.loadingFailed", self._failed)
+
+    def reset(self) -> None:
+        self.requests = {}
+        self.started = time.perf_counter()
+
+    def _entry(self, event: dict) -> dict:
+        return self.requests.setdefault(event["requestId"], {"bytes": 0, "done": False})
+
+    def _sent(self, e: dict) -> None:
+        url = e["request"]["url"]
+        if not url.startswith("data:"):
+            self._entry(e).update(url=url)
+
+    def _response(self, e: dict) -> None:
+        if e["requestId"] in self.requests:
+            response = e["response"]
+            # Bytes received up to the headers: what an aborted request cost.
+            self.requests[e["requestId"]].update(
+                disk_cache=bool(response.get("fromDiskCache")),
+                bytes=int(response.get("encodedDataLength") or 0))
+
+    def _wire_status(self, e: dict) -> None:
+        # The status on the wire: a revalidated file is reported as its cached 200 elsewhere.
+        if e["requestId"] in self.requests:
+            self.requests[e["requestId"]]["wire_status"] = e.get("statusCode")
+
+    def _from_cache(self, e: dict) -> None:
+        if e["requestId"] in self.requests:
+            self.requests[e["requestId"]]["memory_cache"] = True
+
+    def _finished(self, e: dict) -> None:
+        if e["requestId"] in self.requests:
+            self.requests[e["requestId"]].update(bytes=int(e.get("encodedDataLength") or 0),
+                                                 done=True)
+
+    def _failed(self, e: dict) -> None:
+        if e["requestId"] in self.requests:
+            entry = self.requests[e["requestId"]]
+            entry["done"] = True
+            # The renderer drops the body of a 204 (no update) answer: aborted, not failed.
+            if e.get("errorText") != "net::ERR_ABORTED":
+                entry["failed"] = e.get("errorText", "")
+
+    def in_flight(self) -> int:
+        return sum(1 for r in self.requests.values() if "url" in r and not r["done"])
+
+    def summary(self, base: str) -> dict:
+        rows = [r for r in self.requests.values() if "url" in r]
+        cached = [r for r in rows if r["bytes"] == 0 and (r.get("memory_cache")
+                                                          or r.get("disk_cache"))]
+        largest = sorted(rows, key=lambda r: -r["bytes"])[:5]
+        return {
+            "bytes": sum(r["bytes"] for r in rows),
+            "requests": len(rows),
+            "from_cache": len(cached),
+            "revalidated": sum(1 for r in rows if r.get("wire_status") == 304),
+            "failed": [r["url"].replace(base, "") for r in rows if r.get("failed")],
+            "largest": [{"path": r["url"].replace(base, "").split("?")[0], "bytes": r["bytes"]}
+                        for r in largest],
+        }
+
+
+def _load_once(page, wire: WireLog, url: str, base: str, timeout: float) -> dict:
+    """Navigate, time until the chart is drawn, then wait for the network to go quiet so
+    that every byte of the page load is counted."""
+    wire.reset()
+    started = time.perf_counter()
+    page.goto(url, wait_until="commit", timeout=timeout * 1000)
+    page.wait_for_selector(PAGE_WEIGHT_READY, timeout=timeout * 1000)
+    seconds = time.perf_counter() - started
+    quiet_since = None
+    deadline = time.perf_counter() + QUIET_CAP_S
+    while time.perf_counter() < deadline:
+        page.wait_for_timeout(100)  # lets the CDP events of the page arrive
+        if wire.in_flight():
+            quiet_since = None
+        elif quiet_since is None:
+            quiet_since = time.perf_counter()
+        elif time.perf_counter() - quiet_since >= QUIET_S:
+            break
+    return {"seconds": round(seconds, 3), **wire.summary(base)}
+
+
+def measure_page_weight(base: str, runs: int, timeout: float = 120.0) -> dict:
+    """First and repeat load of 统计详情 in headless Chromium over a throttled link; each run
+    is a new browser context (empty cache) logged in as the province admin. One untimed run
+    first, so that the server's first-use work (its gzip cache, Dash's setup) is not counted.
+    Never raises: without Chromium or Playwright the result says why it was not measured."""
+    out = {"available": False, "path": PAGE_WEIGHT_PATH, "user": USERS["province"][0],
+           "throttle": THROTTLE, "runs": [],
+           "targets": {"first_mb": TARGET_FIRST_LOAD_MB, "first_s": TARGET_FIRST_LOAD_S,
+                       "repeat_kb": TARGET_REPEAT_LOAD_KB, "repeat_s": TARGET_REPEAT_LOAD_S}}
+    if runs < 1:
+        out["note"] = "--page-runs 0"
+        return out
+    chromium = find_chromium()
+    if chromium is None:
+        out["note"] = "Chromium not found (set YANXIU_CHROMIUM)"
+        return out
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        out["note"] = "Playwright is not installed"
+        return out
+    conditions = {"offline": False, "latency": THROTTLE["latency_ms"],
+                  "downloadThroughput": THROTTLE["download_mbit"] * 1e6 / 8,
+                  "uploadThroughput": THROTTLE["upload_mbit"] * 1e6 / 8}
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=chromium, headless=True,
+                                         args=CHROMIUM_ARGS)
+            out["chromium"] = browser.version
+            try:
+                for i in range(runs + 1):
+                    client = Client(base, USERS["province"][0], EXPORT_TRAINING)
+                    context = browser.new_context(viewport={"width": 1440, "height": 900},
+                                                  locale="zh-CN")
+                    try:
+                        context.add_cookies([{"name": c.name, "value": c.value, "url": base}
+                                             for c in client.s.cookies])
+                        page = context.new_page()
+                        cdp = context.new_cdp_session(page)
+                        cdp.send("Network.enable")
+                        cdp.send("Network.setCacheDisabled", {"cacheDisabled": False})
+                        cdp.send("Network.emulateNetworkConditions", conditions)
+                        wire = WireLog(cdp)
+                        first = _load_once(page, wire, base + PAGE_WEIGHT_PATH, base, timeout)
+                        repeat = _load_once(page, wire, base + PAGE_WEIGHT_PATH, base, timeout)
+                    finally:
+                        context.close()
+                    if i == 0:
+                        log(f"  page weight warm-up: first {first['bytes'] / 1e6:.2f} MB "
+                            f"{first['seconds']:.2f} s")
+                        continue
+                    out["runs"].append({"first": first, "repeat": repeat})
+                    log(f"  page weight run {i}/{runs}: first {first['bytes'] / 1e6:.2f} MB "
+                        f"{first['seconds']:.2f} s, repeat {repeat['bytes'] / 1e3:.1f} kB "
+                        f"{repeat['seconds']:.2f} s")
+            finally:
+                browser.close()
+    except Exception as exc:  # noqa: BLE001 - a browser problem must not end the benchmark
+        out["note"] = f"{exc.__class__.__name__}: {str(exc).splitlines()[0][:300]}"
+        log(f"  page weight not measured: {out['note']}")
+        return out
+    out["available"] = True
+    for load in ("first", "repeat"):
+        secs = [r[load]["seconds"] for r in out["runs"]]
+        nbytes = [r[load]["bytes"] for r in out["runs"]]
+        out[load] = {"median_s": round(statistics.median(secs), 3), "max_s": round(max(secs), 3),
+                     "median_bytes": int(statistics.median(nbytes)), "max_bytes": max(nbytes)}
+    first, repeat = out["first"], out["repeat"]
+    out["pass_first_bytes"] = first["median_bytes"] <= TARGET_FIRST_LOAD_MB * 1e6
+    out["pass_first_time"] = first["median_s"] <= TARGET_FIRST_LOAD_S
+    out["pass_repeat_bytes"] = repeat["median_bytes"] <= TARGET_REPEAT_LOAD_KB * 1e3
+    out["pass_repeat_time"] = repeat["median_s"] <= TARGET_REPEAT_LOAD_S
+    return out
+
+
+# --------------------------------------------------------------------------- 6. naive
 
 
 def naive_region_table(engine, training_id: int, cap_tenths: int) -> list[dict]:
@@ -1158,7 +1358,7 @@ def screen_participants(bench: Bench) -> dict[str, int]:
     return out
 
 
-# --------------------------------------------------------------------------- 6. report
+# --------------------------------------------------------------------------- 7. report
 
 NOTES_BEGIN = "<!-- notes:begin (kept when the report is regenerated) -->"
 NOTES_END = "<!-- notes:end -->"
@@ -1296,6 +1496,7 @@ def render_report(r: dict, previous_notes: str | None) -> str:
         lines.append(f"- `teachers.{e['format']}`: {e['teacher_export']}"
                      + (f"; first byte after {e['first_byte_s']:.2f} s" if e.get("available")
                         else "") + ".")
+    lines += render_page_weight(r.get("page_weight") or {})
     rf = r["refresh"]
     b = r["build"]
     nv = r["naive"]
@@ -1339,6 +1540,62 @@ def render_report(r: dict, previous_notes: str | None) -> str:
     return "\n".join(lines)
 
 
+def fmt_bytes(n: int | None) -> str:
+    if n is None:
+        return "—"
+    return f"{n / 1e6:.2f} MB" if n >= 1e6 else f"{n / 1e3:.1f} kB"
+
+
+FINGERPRINT = re.compile(r"\.v[\w-]+m[0-9a-fA-F]+(?=\.)")  # Dash's `.v4_4_1m<mtime>`
+
+
+def render_page_weight(pw: dict) -> list[str]:
+    t = THROTTLE
+    lines = [
+        "", f"### Page weight (统计详情 `{PAGE_WEIGHT_PATH}`, headless Chromium)", "",
+        f"Network throttled by Chromium (CDP `Network.emulateNetworkConditions`) to "
+        f"{t['download_mbit']:g} Mbit/s down, {t['upload_mbit']:g} Mbit/s up and "
+        f"{t['latency_ms']:.0f} ms latency. Each run logs in as the province admin in a new "
+        "browser context (empty cache) and opens the page (first load), then navigates to it "
+        "again in the same context (repeat load). Bytes are what crossed the wire (headers "
+        "included; a file served from the browser cache costs nothing, a revalidated one its "
+        "304); time is from the start of the navigation until the chart is drawn "
+        f"(`{PAGE_WEIGHT_READY}`). One untimed run first; the verdict is on the median.", "",
+        "| load | runs | over the wire: median / max | chart drawn: median / max | targets | "
+        "result |",
+        "|---|---:|---|---|---|---|",
+    ]
+    first_targets = f"≤ {TARGET_FIRST_LOAD_MB:g} MB, ≤ {TARGET_FIRST_LOAD_S:g} s"
+    repeat_targets = f"≤ {TARGET_REPEAT_LOAD_KB:g} kB, ≤ {TARGET_REPEAT_LOAD_S:g} s"
+    if not pw.get("available"):
+        why = pw.get("note", "not run")
+        lines += [f"| first load (empty cache) | — | — | — | {first_targets} | not measured "
+                  f"({why}) |",
+                  f"| repeat load (same context) | — | — | — | {repeat_targets} | not measured "
+                  f"({why}) |"]
+        return lines
+    runs = pw["runs"]
+    for key, label, targets in (("first", "first load (empty cache)", first_targets),
+                                ("repeat", "repeat load (same context)", repeat_targets)):
+        x = pw[key]
+        result = " / ".join([verdict(pw[f"pass_{key}_bytes"]), verdict(pw[f"pass_{key}_time"])])
+        lines.append(f"| {label} | {len(runs)} | {fmt_bytes(x['median_bytes'])} / "
+                     f"{fmt_bytes(x['max_bytes'])} | {x['median_s']:.2f} s / {x['max_s']:.2f} s "
+                     f"| {targets} | {result} |")
+    first, repeat = runs[0]["first"], runs[0]["repeat"]
+    lines += [
+        "",
+        f"- first load: {first['requests']} requests; largest "
+        + ", ".join(f"`{FINGERPRINT.sub('', x['path'].rsplit('/', 1)[-1])}` "
+                    f"{fmt_bytes(x['bytes'])}" for x in first["largest"][:4]) + ".",
+        f"- repeat load: {repeat['requests']} requests, {repeat['from_cache']} served from the "
+        f"browser cache, {repeat['revalidated']} revalidated (304); the rest are the page and "
+        "its data (never cached).",
+        f"- Chromium {pw.get('chromium', '?')}.",
+    ]
+    return lines
+
+
 def previous_notes(path: Path) -> str | None:
     try:
         text = path.read_text()
@@ -1373,6 +1630,8 @@ def parse_args(argv=None):
     p.add_argument("--export-timeout", type=float, default=300)
     p.add_argument("--time-cap", type=float, default=None,
                    help="seconds per callback measurement (default 300; 60 for small)")
+    p.add_argument("--page-runs", type=int, default=3,
+                   help="page-weight runs in headless Chromium (0: skip)")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--write-docs", action="store_true",
                    help="also write docs/performance.md (default for --scale province; "
@@ -1392,6 +1651,7 @@ def parse_args(argv=None):
     a.refresh_runs = max(1, min(a.refresh_runs, 20))
     a.naive_runs = max(1, min(a.naive_runs, 500))
     a.export_runs = max(1, min(a.export_runs, 50))
+    a.page_runs = max(0, min(a.page_runs, 20))
     return a
 
 
@@ -1444,6 +1704,8 @@ def main(argv=None) -> int:
         log("downloads")
         report["exports"] = bench.run_exports()
         participants = screen_participants(bench)
+        log("page weight")
+        report["page_weight"] = measure_page_weight(server.base, a.page_runs)
     finally:
         log("stopping the server")
         server.stop()
@@ -1495,7 +1757,9 @@ def all_targets_met(report: dict) -> bool:
     for e in report["exports"].values():
         ok = ok and bool(e.get("available") and e.get("pass_time") and e.get("pass_mem")
                          and e.get("pass_during"))
-    return ok
+    pw = report.get("page_weight") or {}
+    return ok and bool(pw.get("available") and all(
+        pw.get(f"pass_{k}") for k in ("first_bytes", "first_time", "repeat_bytes", "repeat_time")))
 
 
 if __name__ == "__main__":

@@ -18,20 +18,24 @@ from layouts.ids import Stats
 from . import auth, errors, exports, pages
 from .input_guard import reject_hostile_input
 from .access import current_scope
-from .security import CSRF_COOKIE, csrf_token, csrf_valid, no_store
+from .security import CSRF_COOKIE, content_security_policy, csrf_token, csrf_valid, no_store
 from .settings import Settings
+from .static_files import (CHART_BUNDLES, FAVICON_PATH, SessionInterface, StaticFiles,
+                           favicon_url, is_static_path, preload_header)
 
 ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
-PUBLIC_PATHS = {"/login", "/register", "/favicon.ico"}
+PUBLIC_PATHS = {"/login", "/register", "/favicon.ico", FAVICON_PATH}
 # Pages a logged-in user without any binding may still open.
 UNBOUND_PATHS = {"/bind", "/logout"}
 PUBLIC_PREFIXES = ("/assets/",)
+CHART_PAGE_PREFIX = "/training/"  # 统计详情, the page that draws a chart
 
 
 @dataclass
 class AppState:
     settings: Settings
     engine: Engine
+    static_files: StaticFiles
     dash_app: dash.Dash | None = None
 
 
@@ -47,8 +51,11 @@ def create_app(settings: Settings | None = None) -> Flask:
         MAX_CONTENT_LENGTH=20 * 1024 * 1024,
         TESTING=settings.testing,
     )
-    state = AppState(settings, make_engine(settings.database_url))
+    server.session_interface = SessionInterface()
+    state = AppState(settings, make_engine(settings.database_url), StaticFiles(ASSETS_DIR))
     server.extensions["yanxiu"] = state
+    server.jinja_env.globals.update(asset_url=state.static_files.asset_url,
+                                    favicon_url=favicon_url())
 
     auth.login_manager.init_app(server)
     server.register_blueprint(auth.bp)
@@ -78,6 +85,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     server.register_error_handler(
         dash.exceptions.UnsupportedRelativePath, lambda _e: (jsonify({"error": "bad path"}), 400))
     errors.register(server)
+    # A package file Dash does not serve (a guessed or stale bundle URL) is missing, not a
+    # server error.
+    server.register_error_handler(
+        dash.exceptions.DependencyException, lambda _e: ("文件不存在", 404))
     server.register_error_handler(OperationalError, _database_unavailable)
     server.before_request(reject_hostile_input)
     server.before_request(_require_login)
@@ -201,8 +212,15 @@ def _secure_headers(response):
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Referrer-Policy", "same-origin")
-    if request.path.startswith(PUBLIC_PREFIXES):
-        return response
+    state = current_app.extensions["yanxiu"]
+    response.headers["Content-Security-Policy"] = content_security_policy(
+        state.dash_app.csp_hashes())
+    if is_static_path(request.path):
+        return state.static_files.finish(response)
+    if request.path.startswith(CHART_PAGE_PREFIX) and response.status_code == 200 \
+            and response.mimetype == "text/html":
+        response.headers["Link"] = preload_header(CHART_BUNDLES)
+    # Everything else is an authenticated answer: never stored, never compressed.
     no_store(response)
     # Only a user already loaded for this request (never a new database read here: this also
     # runs for the error page shown when the database is down).

@@ -280,13 +280,12 @@ def _serve(host: str, port: int, workers: int, settings: Settings) -> None:
     from gunicorn.app.base import BaseApplication
 
     from .app import create_app
+    from .serving import gunicorn_options
 
     class _Server(BaseApplication):
         def load_config(self):
-            self.cfg.set("bind", f"{host}:{port}")
-            self.cfg.set("workers", workers)
-            self.cfg.set("timeout", 120)
-            self.cfg.set("accesslog", "-")
+            for name, value in gunicorn_options(host, port, workers).items():
+                self.cfg.set(name, value)
 
         def load(self):
             return create_app(settings)

@@ -50,3 +50,21 @@ def no_store(response: Response) -> Response:
     response.headers["Vary"] = "Cookie" if not vary else (
         vary if "Cookie" in vary else f"{vary}, Cookie")
     return response
+
+
+def content_security_policy(script_hashes: list[str] | tuple[str, ...]) -> str:
+    """What the console's pages load, and nothing else (each directive is explained in
+    docs/security.md). Scripts: files of this server plus Dash's inline scripts by hash —
+    no inline script of anyone else, no eval. Styles may be inline: Dash, dcc, dash-ag-grid
+    and plotly insert <style> elements at run time."""
+    directives = {
+        "default-src": ["'none'"],
+        "script-src": ["'self'", *script_hashes],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "form-action": ["'self'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],
+    }
+    return "; ".join(f"{name} {' '.join(values)}" for name, values in directives.items())

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser.conftest import _chromium
+
 ROOT = Path(__file__).resolve().parents[2]
 
 CALLBACK_KEYS = {
@@ -31,7 +33,7 @@ def test_small_benchmark_runs_and_reports_every_measurement(tmp_path):
     before = docs.read_bytes() if docs.exists() else None
     proc = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--scale", "small",
-         "--calls", "20", "--out", str(tmp_path)],
+         "--calls", "20", "--page-runs", "1", "--out", str(tmp_path)],
         cwd=ROOT, capture_output=True, text=True, timeout=600,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -52,7 +54,21 @@ def test_small_benchmark_runs_and_reports_every_measurement(tmp_path):
     for key in ("nproc", "cpu_model", "python", "sqlite"):
         assert key in results["machine"]
 
+    page = results["page_weight"]
     report = (tmp_path / "performance.md").read_text()
+    assert "### Page weight" in report
+    if page["available"]:
+        assert len(page["runs"]) == 1
+        first, repeat = page["runs"][0]["first"], page["runs"][0]["repeat"]
+        # Compressed bundles, then nearly everything from the browser cache.
+        assert 1_000_000 < first["bytes"] <= 3_000_000, first
+        assert repeat["bytes"] <= 150_000 and repeat["from_cache"] >= 10, repeat
+        assert repeat["revalidated"] >= 1 and not first["failed"] and not repeat["failed"]
+        assert 0 < repeat["seconds"] and 0 < first["seconds"]
+        assert "| first load (empty cache) | 1 |" in report
+    else:
+        # Without a browser the step says why instead of failing the run.
+        assert not _chromium() and "not measured" in report, page
     assert "| measurement |" in report and "refresh" in report
     # A smoke run never touches the published report.
     assert (docs.read_bytes() if docs.exists() else None) == before

@@ -1,6 +1,7 @@
 """Browser tests: Playwright driving the system Chromium headless against a live server.
 
-Any console error or failed request of the page fails the test. Screenshots of each step go
+Any console error, Content-Security-Policy violation or failed request of the page fails the
+test. Screenshots of each step go
 to test-artifacts/screens/. Without Chromium the tests are skipped — except when
 YANXIU_REQUIRE_BROWSER is set (CI), where a missing browser is a failure.
 """
@@ -16,6 +17,17 @@ import pytest
 from werkzeug.serving import make_server
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screens"
+# Every page records the violations of its Content-Security-Policy (the browser also logs
+# most of them as console errors, but not all, e.g. those of report-only directives).
+RECORD_CSP_VIOLATIONS = """
+window.__cspViolations = [];
+document.addEventListener('securitypolicyviolation', e => {
+  const text = `${e.effectiveDirective} blocked ${e.blockedURI || 'inline'} at ` +
+               `${e.sourceFile || '?'}:${e.lineNumber} ${e.sample || ''}`;
+  window.__cspViolations.push(text);
+  console.error('CSP violation: ' + text);
+});
+"""
 
 
 def _chromium() -> str | None:
@@ -59,6 +71,7 @@ def browser_page(chromium_path, request):
         )
         context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN",
                                       accept_downloads=True)
+        context.add_init_script(RECORD_CSP_VIOLATIONS)
         page = context.new_page()
         page.on("console", lambda m: errors.append(f"console {m.type}: {m.text}")
                 if m.type == "error" else None)

@@ -1,3 +1,8 @@
+import base64
+import hashlib
+import re
+from pathlib import Path
+
 from sqlalchemy import select
 
 from data_access.models import AuditLog, User
@@ -66,3 +71,48 @@ def test_database_outage_gives_a_clear_error_and_recovers(app, client, monkeypat
     assert client.get("/_dash-layout").status_code == 503
     monkeypatch.setattr(accounts, "load_session", real)
     assert client.get("/").status_code == 200
+
+
+def _policy(answer) -> dict[str, list[str]]:
+    header = answer.headers["Content-Security-Policy"]
+    return {d.split()[0]: d.split()[1:] for d in header.split(";") if d.strip()}
+
+
+def _inline_script_hashes(html: str) -> set[str]:
+    html = re.sub(r"<!--.*?-->", "", html, flags=re.S)  # not executed
+    scripts = re.findall(r"<script(?![^>]*\bsrc=)(?![^>]*application/json)[^>]*>(.*?)</script>",
+                         html, flags=re.S)
+    return {"'sha256-" + base64.b64encode(hashlib.sha256(s.encode()).digest()).decode() + "'"
+            for s in scripts}
+
+
+def test_every_answer_carries_a_content_security_policy(app, client, login_as):
+    anonymous = [client.get("/login"), client.get("/register")]
+    login_as("region_training", "350000")
+    page = client.get("/training/T2022")
+    answers = anonymous + [page, client.get("/"), client.get("/_dash-layout"),
+                           client.get("/assets/yanxiu.css"), client.get("/bind")]
+    inline = _inline_script_hashes(page.get_data(as_text=True))
+    assert len(inline) >= 2  # Dash's renderer start and the pages' title callback
+    for answer in answers:
+        policy = _policy(answer)
+        assert policy["default-src"] == ["'none'"]
+        assert policy["script-src"][0] == "'self'"
+        assert set(policy["script-src"][1:]) == inline  # Dash's inline scripts, by hash only
+        assert policy["style-src"] == ["'self'", "'unsafe-inline'"]
+        assert policy["img-src"] == ["'self'", "data:"]
+        assert policy["connect-src"] == ["'self'"]
+        assert policy["form-action"] == ["'self'"]
+        assert policy["frame-ancestors"] == ["'none'"] and policy["base-uri"] == ["'none'"]
+        header = answer.headers["Content-Security-Policy"]
+        assert "unsafe-eval" not in header and "http" not in header and "*" not in header
+
+
+def test_templates_have_no_inline_script_or_event_handler():
+    templates = Path(__file__).resolve().parents[2] / "dashboard" / "templates"
+    for path in templates.glob("*.html"):
+        text = path.read_text(encoding="utf-8")
+        assert "<script" not in text, path.name
+        assert not re.search(r"\son[a-z]+\s*=", text, flags=re.I), path.name
+        assert "javascript:" not in text.lower(), path.name
+        assert 'style="' not in text, path.name
