@@ -209,6 +209,7 @@ def render_breadcrumb(raw_state, url_hash, raw_full):
     Output(ids.CHART, "figure"),
     Output(ids.INDICATORS, "value"),
     Output(ids.HASH, "hash"),
+    Output(ids.CHART_HINT, "children"),
     Input(ids.CHART_DATA, "data"),
     Input(ids.INDICATORS, "value"),
     Input(ids.HASH, "hash"),
@@ -219,7 +220,7 @@ def render_chart(raw_points, chosen, url_hash):
     school = require_scope().is_school
     empty = chart.EMPTY_SUBJECTS if school else chart.EMPTY_REGIONS
     if not isinstance(raw_points, list):
-        return chart.empty_figure(), no_update, no_update
+        return chart.empty_figure(), no_update, no_update, ""
     points = chart.clean_points(raw_points)
     if ctx.triggered_id == ids.INDICATORS:
         keys = [k for k in (chosen if isinstance(chosen, list) else [])
@@ -238,7 +239,8 @@ def render_chart(raw_points, chosen, url_hash):
         figure["layout"] = layout
     else:
         figure = chart.comparison_figure(points, keys, empty=empty)
-    return figure, keys if ctx.triggered_id != ids.INDICATORS else no_update, new_hash
+    return (figure, keys if ctx.triggered_id != ids.INDICATORS else no_update, new_hash,
+            chart.scroll_hint(points))
 
 
 @callback(

@@ -168,6 +168,15 @@ def comparison_layout(names: list[str], traces: list[dict]) -> dict:
     return layout
 
 
+def scroll_hint(points: list[dict]) -> str:
+    """Said above a chart too wide for its panel, so that nobody takes the visible part for
+    the whole."""
+    if len(points) <= FITTING_CATEGORIES:
+        return ""
+    unit = "所学校" if all(p["kind"] == "school" for p in points) else "项"
+    return f"共 {len(points)} {unit}，左右滚动查看全部"
+
+
 def indicator_patch(points: list[dict], keys: list[str]) -> tuple[list[dict], dict]:
     """What changes when only the indicators change: the traces and the layout (axis order,
     axes shown, the width of a scrolling chart)."""

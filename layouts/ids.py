@@ -27,6 +27,7 @@ class Stats(StrEnum):
     HELP = "st-help"
     CHART = "st-chart"
     CHART_DATA = "st-chart-data"
+    CHART_HINT = "st-chart-hint"
     INDICATORS = "st-indicators"
     TABS = "st-tabs"
     REGION_PANEL = "st-region-panel"

@@ -36,7 +36,8 @@ def region_columns() -> list[dict]:
     # Eleven columns fit the 990 px a 1280 px screen leaves beside the menu: long school
     # names wrap onto a second line instead of being cut off.
     cols = [{
-        "field": "name", "headerName": "区域名称", "pinned": "left", "minWidth": 150, "flex": 1.6,
+        # Pinned columns do not flex (AG Grid gives them 200 px unless told): a width of its own.
+        "field": "name", "headerName": "区域名称", "pinned": "left", "width": 160, "minWidth": 150,
         "cellRenderer": "RegionName", "sortable": True, "wrapText": True, "autoHeight": True,
         "cellStyle": {"lineHeight": "20px", "paddingTop": "9px", "paddingBottom": "9px"},
         "comparator": {"function": "compareChineseText"},
@@ -349,6 +350,7 @@ def page(training_code: str = "", school_scope: bool = False, query: dict | None
                             html.Div([
                                 html.Span("各学科参训情况对比" if school else "各区域参训情况对比",
                                           className="panel-title"),
+                                html.Span(id=ids.CHART_HINT, className="chart-hint"),
                                 html.Span("指标选择:", className="ind-label"),
                                 dropdown(
                                     id=ids.INDICATORS, multi=True, clearable=False,

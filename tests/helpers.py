@@ -16,10 +16,11 @@ PASSWORD = "Passw0rd!x"
 _seq = itertools.count(1)
 
 
-def make_admin(engine, role: str, scope: str, account: str | None = None) -> str:
+def make_admin(engine, role: str, scope: str, account: str | None = None,
+               name: str | None = None) -> str:
     account = account or f"admin{next(_seq)}"
     with engine.begin() as conn:
-        uid = accounts.create_user(conn, account, f"管理员{account}", PASSWORD)
+        uid = accounts.create_user(conn, account, name or f"管理员{account}", PASSWORD)
         accounts.grant(conn, uid, role, scope)
     return account
 

@@ -12,6 +12,7 @@ import os
 import shutil
 import threading
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from werkzeug.serving import make_server
@@ -73,15 +74,41 @@ def browser_page(chromium_path, request):
                                       accept_downloads=True)
         context.add_init_script(RECORD_CSP_VIOLATIONS)
         page = context.new_page()
-        page.on("console", lambda m: errors.append(f"console {m.type}: {m.text}")
-                if m.type == "error" else None)
+        # A test that opens an error page on purpose names its status and path first
+        # (page.expect_error_page); every other 4xx/5xx answer fails the test, and so does
+        # every console error but the browser's own line about that one answer.
+        expected: list[tuple[int, str]] = []
+        answered: list[int] = []
+
+        def on_console(m):
+            if m.type != "error":
+                return
+            if answered and m.text.startswith(f"Failed to load resource: the server responded "
+                                              f"with a status of {answered[0]}"):
+                answered.pop(0)
+                return
+            errors.append(f"console {m.type}: {m.text}")
+
+        def on_response(r):
+            if r.status < 400:
+                return
+            if (r.status, urlsplit(r.url).path) in expected:
+                expected.remove((r.status, urlsplit(r.url).path))
+                answered.append(r.status)
+                return
+            errors.append(f"HTTP {r.status}: {r.url}")
+
+        def expect_error_page(status: int, path: str) -> None:
+            expected.append((status, path))
+
+        page.on("console", on_console)
         page.on("pageerror", lambda e: errors.append(f"page error: {e}"))
         # Navigation (reload, Back, a download) aborts requests still in flight; that is not
         # a failure. Server errors are caught from the responses instead.
         page.on("requestfailed", lambda r: errors.append(f"request failed: {r.url} {r.failure}")
                 if r.failure != "net::ERR_ABORTED" else None)
-        page.on("response", lambda r: errors.append(f"HTTP {r.status}: {r.url}")
-                if r.status >= 400 else None)
+        page.on("response", on_response)
+        page.expect_error_page = expect_error_page  # type: ignore[attr-defined]
         page.screens = []  # type: ignore[attr-defined]
 
         def shot(name: str):

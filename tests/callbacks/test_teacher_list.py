@@ -93,7 +93,8 @@ def test_chart_sorts_by_the_first_indicator_and_patches_on_indicator_change(app,
     points = render.get_json()["response"]["st-chart-data"]["data"]
     assert {p["name"] for p in points} >= {"莆田市", "三明市"}
     assert "直属学校" not in {p["name"] for p in points}
-    outputs = ["st-chart.figure", "st-indicators.value", "st-hash.hash"]
+    outputs = ["st-chart.figure", "st-indicators.value", "st-hash.hash",
+               "st-chart-hint.children"]
     full = call_callback(client, outputs, [
         {"id": "st-chart-data", "property": "data", "value": points},
         {"id": "st-indicators", "property": "value", "value": ["participants"]},
@@ -166,7 +167,8 @@ def test_school_chart_says_when_a_ratio_has_no_data(app, client, login_as):
     render = render_region(client, region="350322")
     points = render.get_json()["response"]["st-chart-data"]["data"]
     assert points and all(p["participation_rate"] is None for p in points)
-    figure = call_callback(client, ["st-chart.figure", "st-indicators.value", "st-hash.hash"], [
+    figure = call_callback(client, ["st-chart.figure", "st-indicators.value", "st-hash.hash",
+               "st-chart-hint.children"], [
         {"id": "st-chart-data", "property": "data", "value": points},
         {"id": "st-indicators", "property": "value", "value": []},
         {"id": "st-hash", "property": "hash", "value": "#ind=participants,participation_rate"}],

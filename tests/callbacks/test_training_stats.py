@@ -270,6 +270,7 @@ def test_the_chart_of_many_schools_stays_readable(app, client, login_as):
     # axis labels are short; the hover (the category itself) keeps the whole name
     assert all(len(t) <= chart.AXIS_LABEL_CHARS for t in layout["xaxis"]["ticktext"])
     assert "宁化县第0中心小学附属幼儿园分园" in figure["data"][0]["x"]
+    assert chart.scroll_hint(chart.clean_points(points)) == "共 28 所学校，左右滚动查看全部"
 
 
 def test_ratios_and_hours_have_axes_of_their_own():
