@@ -229,7 +229,10 @@ def render_chart(raw_points, chosen, url_hash):
             raise PreventUpdate
         new_hash = view.indicators_hash(keys)
     else:
-        keys = view.indicators_from_hash(url_hash, school)
+        # Schools have no 专任教师数 (SPEC §5.3): a chart of schools or of a school's subjects
+        # starts with indicators that have values there.
+        of_schools = school or (bool(points) and all(p["kind"] == "school" for p in points))
+        keys = view.indicators_from_hash(url_hash, of_schools)
         new_hash = no_update
     user_changed_indicators = ctx.triggered_id == ids.INDICATORS and len(ctx.triggered) == 1
     if user_changed_indicators and points:

@@ -330,3 +330,22 @@ def test_school_admins_get_indicators_that_have_values_at_a_school(app, client, 
 
     text = str(page("T2022", True, {}))
     assert "'participants', 'completed_rate'" in text
+
+
+def test_a_chart_of_schools_starts_with_indicators_that_have_values(app, client, login_as):
+    from tests.helpers import fire
+
+    build_dataset(app.extensions["yanxiu"].engine)
+    refresh(app.extensions["yanxiu"].engine)
+    login_as("region_training", "350300")
+    for region, expected in (("350322", ["participants", "completed_rate"]),
+                             ("350300", ["participants", "participation_rate"])):
+        points = render(client, region=region)["st-chart-data"]["data"]
+        out = fire(client, "st-chart.figure", {"st-chart-data.data": points,
+                                               "st-hash.hash": ""}).get_json()["response"]
+        assert out["st-indicators"]["value"] == expected, region
+    # indicators named in the URL win
+    points = render(client, region="350322")["st-chart-data"]["data"]
+    out = fire(client, "st-chart.figure", {"st-chart-data.data": points,
+                                           "st-hash.hash": "#ind=learners"}).get_json()
+    assert out["response"]["st-indicators"]["value"] == ["learners"]
