@@ -221,3 +221,27 @@ def test_school_admins_see_indicators_with_values(world, live_server, browser_pa
     page.goto(f"{live_server}/training/2022SUMMER")
     page.wait_for_selector("#st-chart .annotation-text")
     assert page.text_content("#st-chart .annotation-text") == "暂无学科数据"
+
+
+def test_the_training_list_and_the_chart_axes_at_1280(world, live_server, browser_page):
+    make_admin(world, "region_training", "350000", "axes-admin", "黄文斌")
+    page = browser_page
+    page.set_viewport_size({"width": 1280, "height": 800})
+    browser_login(page, live_server, "axes-admin", PASSWORD)
+    # 培训周期 and every other cell of the training list whole at 1280 px
+    clipped = page.evaluate("""() => Array.from(document.querySelectorAll(
+        '#tl-grid .ag-cell-value, #tl-grid .ag-header-cell-text'))
+        .filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.innerText)""")
+    assert clipped == [], clipped
+    # ratios on a % axis, 人均学时 on an axis of its own
+    page.goto(f"{live_server}/training/2022SUMMER?region=350300"
+              "#ind=participants,completed_rate,hours_average")
+    page.wait_for_selector("#st-chart .g-y3title text")
+    assert page.text_content("#st-chart .g-ytitle text") == "人数"
+    assert page.text_content("#st-chart .g-y2title text") == "%"
+    assert page.text_content("#st-chart .g-y3title text") == "学时"
+    percent = page.eval_on_selector_all("#st-chart .y2tick text", "els => els.map(e => e.textContent)")
+    hours = page.eval_on_selector_all("#st-chart .y3tick text", "els => els.map(e => e.textContent)")
+    assert percent and all(t.endswith("%") for t in percent)
+    assert hours and not any(t.endswith("%") for t in hours)
+    page.shot("axes")
