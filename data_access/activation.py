@@ -130,7 +130,7 @@ def _table_statement(region_code: str):
     own = (
         select(within.c.descendant_code.label("region_code"),
                func.count().label("schools"),
-               func.count(Binding.id).label("activated"))
+               func.count(Binding.school_code).label("activated"))
         .select_from(within)
         .join(School, and_(School.region_code == within.c.descendant_code,
                            School.deleted_at.is_(None)))
@@ -320,7 +320,7 @@ def _unactivated_select(region_code: str, query: str, *columns):
         .join(School, and_(School.region_code == RegionClosure.descendant_code,
                            School.deleted_at.is_(None)))
         .outerjoin(Binding, _current_school_admin())
-        .where(RegionClosure.ancestor_code == region_code, Binding.id.is_(None))
+        .where(RegionClosure.ancestor_code == region_code, Binding.school_code.is_(None))
     )
     query = clean_query(query)
     if query:
