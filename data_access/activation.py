@@ -28,11 +28,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import Connection, and_, case, exists, func, literal, or_, select, tuple_
 
 from . import metrics
-from .models import Binding, Region, RegionClosure, School, User
+from .models import Binding, PermissionCode, Region, RegionClosure, School, User
 from .privacy import mask_phone
 from .regions import RegionRow
 from .stats import DIRECT_SCHOOLS_LABEL
@@ -55,11 +56,6 @@ REGION_ROLES = (ROLE_REGION_SUPER, ROLE_REGION_TRAINING)
 def ratio(numerator: int, denominator: int) -> str:
     """`83.8%` (one decimal, half-up), or `--` for a zero denominator."""
     return metrics.percent(numerator, denominator, 1) if denominator else NO_RATIO
-
-
-def ratio_value(numerator: int, denominator: int) -> float | None:
-    """The same ratio as a number (for sorting); None for a zero denominator."""
-    return metrics.percent_value(numerator, denominator, 1) if denominator else None
 
 
 # --------------------------------------------------------------------------- rows
@@ -254,7 +250,7 @@ def _count(value: int | None) -> str:
 
 def region_record(row: ActivationRow) -> dict:
     """A region-type row (current, direct, child) as the grid shows it and the download
-    writes it; numbers also carry a numeric ``*_value`` for sorting."""
+    writes it (the grid sorts the displayed numbers, `--` last)."""
     c = row.counts
     has_regions = c.regions is not None
     return {
@@ -263,11 +259,9 @@ def region_record(row: ActivationRow) -> dict:
         "code": row.code if row.kind == ROW_REGION else "",
         "name": row.name,
         "school_rate": ratio(c.activated, c.schools),
-        "school_rate_value": ratio_value(c.activated, c.schools),
         "schools": str(c.schools),
         "activated": str(c.activated),
         "region_rate": ratio(c.regions_activated, c.regions) if has_regions else NO_RATIO,
-        "region_rate_value": ratio_value(c.regions_activated, c.regions) if has_regions else None,
         "regions": _count(c.regions),
         "regions_activated": _count(c.regions_activated),
         "covered": _count(c.covered),
@@ -437,3 +431,20 @@ UNACTIVATED_COLUMNS: tuple[tuple[str, str], ...] = (
 def unactivated_record(s: UnactivatedSchool) -> dict:
     return {"row_id": s.code, "code": s.code, "name": s.name, "region_path": s.region_path,
             "kind": s.kind}
+
+
+def schools_with_open_code(conn: Connection, school_codes: list[str],
+                           now: datetime | None = None) -> set[str]:
+    """Those of the schools (a page of the list) with an unused, unexpired, unrevoked
+    学校管理员 code: a second one cannot be issued until it is revoked (SPEC §3)."""
+    if not school_codes:
+        return set()
+    now = now or datetime.now()
+    return {code for (code,) in conn.execute(
+        select(PermissionCode.school_code).where(
+            PermissionCode.school_code.in_(school_codes),
+            PermissionCode.role == ROLE_SCHOOL_ADMIN,
+            PermissionCode.redeemed_at.is_(None),
+            PermissionCode.revoked_at.is_(None),
+            PermissionCode.expires_at > now,
+        ))}

@@ -136,17 +136,13 @@ def test_ratios_round_half_up_on_one_decimal():
     assert act.ratio(0, 7) == "0.0%"
     assert act.ratio(7, 7) == "100.0%"
     assert act.ratio(0, 0) == "--"
-    assert act.ratio_value(3, 16) == 18.8 and act.ratio_value(1, 0) is None
 
 
-def test_sort_values_go_with_the_shown_ratios(tree):
+def test_only_child_regions_are_links(tree):
     regions, _ = act.table_records(_table(tree, "T0"))
-    by_name = {r["name"]: r for r in regions}
-    assert by_name["乙市"]["school_rate_value"] == 18.8
-    assert by_name["乙市"]["region_rate_value"] == 0.0
-    assert by_name["丙区"]["region_rate_value"] is None
-    assert by_name["直属学校"]["region_rate_value"] is None
-    assert [r["code"] for r in regions] == ["", "", "T1", "T2", "T3"]  # only children link
+    assert [(r["kind"], r["code"]) for r in regions] == [
+        ("current", ""), ("direct", ""), ("region", "T1"), ("region", "T2"), ("region", "T3")]
+    assert len({r["row_id"] for r in regions}) == len(regions)
 
 
 def test_other_provinces_never_count(tree):
@@ -252,3 +248,25 @@ def test_batched_reading_sees_every_row_once(tree, oracle):
         assert [s.code for s in _all(tree, "T0", batch=batch)] == expected
     assert [s.code for s in _all(tree, "T0", "小学", batch=3)] == [
         s.code for s in oracle.unactivated("T0", "小学")]
+
+
+def test_schools_with_an_open_code(tree):
+    from datetime import timedelta
+
+    from data_access.models import PermissionCode
+
+    now = datetime(2026, 3, 1, 12, 0)
+    rows = [("T12-2", None, None, now + timedelta(days=3)),  # open
+            ("T12-5", now, None, now + timedelta(days=3)),  # redeemed
+            ("T1Z-1", None, now, now + timedelta(days=3)),  # revoked
+            ("T1Z-2", None, None, now - timedelta(days=1))]  # expired
+    with tree.begin() as conn:
+        for i, (school, redeemed, revoked, expires) in enumerate(rows):
+            conn.execute(insert(PermissionCode).values(
+                code_hash=f"h{i}", hint="ABCD", role="school_admin", school_code=school,
+                issued_at=now, expires_at=expires, redeemed_at=redeemed, revoked_at=revoked))
+    with tree.connect() as conn:
+        found = act.schools_with_open_code(conn, ["T12-2", "T12-5", "T1Z-1", "T1Z-2", "T3-2"],
+                                           now=now)
+        assert found == {"T12-2"}
+        assert act.schools_with_open_code(conn, [], now=now) == set()
