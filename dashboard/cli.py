@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import sys
 import time
 import unicodedata
@@ -398,8 +399,12 @@ def _build_demo(settings: Settings, folder: Path, scale: str) -> None:
             accounts.grant(conn, uid, u.role, scope)
     engine.dispose()
     # Only a complete database takes the final name, so an interrupted first run starts over.
-    tmp_db.rename(folder / "yanxiu-demo.db")
-    for suffix in ("-wal", "-shm"):
+    # Its snapshot files (data_access/snapshot_store.py) follow it.
+    final = folder / "yanxiu-demo.db"
+    shutil.rmtree(f"{final}.snapshots", ignore_errors=True)
+    Path(f"{tmp_db}.snapshots").rename(f"{final}.snapshots")
+    tmp_db.rename(final)
+    for suffix in ("-wal", "-shm", ".refresh-lock"):
         Path(f"{tmp_db}{suffix}").unlink(missing_ok=True)
 
 
