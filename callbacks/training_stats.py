@@ -39,7 +39,7 @@ from data_access.stats import (
     school_overview,
     school_subject_series,
 )
-from data_access.teachers import (
+from data_access.participants import (
     PAGE_SIZES,
     TeacherFilters,
     TeacherScope,

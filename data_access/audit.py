@@ -14,7 +14,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, and_, insert, or_, select
 
-from .export_tables import TABLE_LABELS
+from .download_tables import TABLE_LABELS
 from .metrics import integer
 from .models import (
     AuditLog,

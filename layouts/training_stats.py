@@ -13,7 +13,7 @@ from dash import dcc, html
 
 from data_access.metrics import DEFINITIONS, MISSING_DENOMINATOR_TIP, REGION_TABLE_COLUMNS
 from data_access.stats import DEFAULT_INDICATORS, INDICATORS, SCHOOL_DEFAULT_INDICATORS
-from data_access.teachers import NAME_QUERY_MAX, PAGE_SIZES
+from data_access.participants import NAME_QUERY_MAX, PAGE_SIZES
 from data_access.text import PASTED_WHITESPACE, has_control_characters
 from data_access.vocab import STAGES, SUBJECTS
 

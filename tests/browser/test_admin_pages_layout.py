@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import insert, select, update
 
 from data_access import accounts, audit, codes
-from data_access.jobs import create_job
+from data_access.export_jobs import create_job
 from data_access.models import ExportJob, School, Training
 from data_access.scope import scope_of
 from tests.helpers import PASSWORD, build_dataset, make_admin

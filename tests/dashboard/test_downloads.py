@@ -14,12 +14,12 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from data_access import jobs as jobs_module
+from data_access import export_jobs as jobs_module
 from data_access.models import AuditLog, ExportJob
 from data_access.refresh import current_snapshot, refresh
 from data_access.regions import get_region
 from data_access.stats import StatsFilters
-from data_access.teachers import TeacherFilters, TeacherScope, iter_teachers
+from data_access.participants import TeacherFilters, TeacherScope, iter_teachers
 from data_access.trainings import training_by_code
 from tests.helpers import build_dataset, login, make_admin, xlsx_shown
 
@@ -343,7 +343,7 @@ def test_job_requests_are_checked(world, client, login_as):
 def test_large_export_becomes_a_job_only_its_owner_sees(world, app, client, login_as,
                                                         monkeypatch):
     started = []
-    monkeypatch.setattr("dashboard.jobs.start_job", started.append)
+    monkeypatch.setattr("dashboard.job_launcher.start_job", started.append)
     app.extensions["yanxiu"].settings.inline_export_limit = 1
     login_as("region_training", "350000")
     resp = post_job(client, table="teachers", format="csv", training="T2022",
@@ -395,7 +395,7 @@ def test_large_export_becomes_a_job_only_its_owner_sees(world, app, client, logi
 def test_job_file_expires_and_is_purged(world, app, client, login_as, monkeypatch):
     from datetime import datetime, timedelta
 
-    monkeypatch.setattr("dashboard.jobs.start_job", lambda job_id: None)
+    monkeypatch.setattr("dashboard.job_launcher.start_job", lambda job_id: None)
     app.extensions["yanxiu"].settings.inline_export_limit = 1
     login_as("region_training", "350000")
     job_id = post_job(client, table="teachers", format="xlsx", training="T2022").get_json()["job_id"]
@@ -420,7 +420,7 @@ def test_job_of_a_removed_binding_fails_and_cannot_be_downloaded(world, app, cli
 
     from data_access.models import Binding
 
-    monkeypatch.setattr("dashboard.jobs.start_job", lambda job_id: None)
+    monkeypatch.setattr("dashboard.job_launcher.start_job", lambda job_id: None)
     app.extensions["yanxiu"].settings.inline_export_limit = 1
     login_as("region_training", "350000")
     job_id = post_job(client, table="teachers", format="csv", training="T2022").get_json()["job_id"]
@@ -435,7 +435,7 @@ def test_job_of_a_removed_binding_fails_and_cannot_be_downloaded(world, app, cli
 
 
 def test_active_jobs_per_user_are_limited(world, app, client, login_as, monkeypatch):
-    monkeypatch.setattr("dashboard.jobs.start_job", lambda job_id: None)
+    monkeypatch.setattr("dashboard.job_launcher.start_job", lambda job_id: None)
     app.extensions["yanxiu"].settings.inline_export_limit = 1
     login_as("region_training", "350000")
     for _ in range(jobs_module.MAX_ACTIVE_PER_USER):
@@ -514,7 +514,7 @@ def test_purge_fails_interrupted_jobs_and_the_cli_runs_it(world, app, client, lo
 
     from dashboard.cli import main
 
-    monkeypatch.setattr("dashboard.jobs.start_job", lambda job_id: None)
+    monkeypatch.setattr("dashboard.job_launcher.start_job", lambda job_id: None)
     app.extensions["yanxiu"].settings.inline_export_limit = 1
     login_as("region_training", "350000")
     job_id = post_job(client, table="teachers", format="csv", training="T2022").get_json()["job_id"]
@@ -540,7 +540,7 @@ def test_purge_fails_interrupted_jobs_and_the_cli_runs_it(world, app, client, lo
 def test_job_reports_progress_while_it_writes(world, app, client, login_as, monkeypatch):
     from sqlalchemy import event
 
-    monkeypatch.setattr("dashboard.jobs.start_job", lambda job_id: None)
+    monkeypatch.setattr("dashboard.job_launcher.start_job", lambda job_id: None)
     monkeypatch.setattr(jobs_module, "PROGRESS_EVERY", 2)
     app.extensions["yanxiu"].settings.inline_export_limit = 1
     login_as("region_training", "350000")

@@ -1,7 +1,7 @@
 """Background export jobs (SPEC §6 导出管理, §8.3).
 
 A download larger than the inline limit becomes a row in `export_jobs`; a separate process
-(`yanxiu export-run JOB_ID`, started by `dashboard.jobs.start_job`) writes the file into the
+(`yanxiu export-run JOB_ID`, started by `dashboard.job_launcher.start_job`) writes the file into the
 export directory while the web workers keep serving. The job stores the request as it was
 authorized when it was created (training id, snapshot id, region or school code, filters);
 the runner re-checks the binding and the scope before it reads anything.
@@ -24,8 +24,8 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
-from .export_tables import FORMATS, TABLES, ExportRequest, snapshot_ready
-from .exports import write_csv, write_xlsx
+from .download_tables import FORMATS, TABLES, ExportRequest, snapshot_ready
+from .export_writer import write_csv, write_xlsx
 from .models import ExportJob, Training
 from .regions import school_name
 from .scope import NotFound, Scope, ScopeDenied, authorize_region, authorize_school, scope_of

@@ -25,14 +25,14 @@ from data_access import audit
 from data_access.accounts import active_bindings
 from data_access.audit import COLUMNS as AUDIT_COLUMNS
 from data_access.audit import entries_in_scope
-from data_access.export_tables import (
+from data_access.download_tables import (
     FORMATS,
     TABLES,
     ExportRequest,
     updated_text,
 )
-from data_access.exports import Column, csv_chunks, write_xlsx
-from data_access.jobs import (
+from data_access.export_writer import Column, csv_chunks, write_xlsx
+from data_access.export_jobs import (
     MAX_ACTIVE_PER_USER,
     TMP_PREFIX,
     JobRow,
@@ -53,10 +53,10 @@ from data_access.scope import (
     authorize_training,
 )
 from data_access.stats import StatsFilters
-from data_access.teachers import NAME_QUERY_MAX
+from data_access.participants import NAME_QUERY_MAX
 from data_access.vocab import STAGES, SUBJECTS
 
-from . import jobs as job_launcher
+from . import job_launcher
 from .errors import error_text, render_error
 from .access import current_scope, engine, read, write
 from .security import client_ip, csrf_valid

@@ -14,7 +14,7 @@ from typing import Iterator
 
 from sqlalchemy import Connection, select
 
-from .exports import Column, title_line
+from .export_writer import Column, title_line
 from .models import Snapshot
 from .regions import RegionRow
 from .stats import (
@@ -24,8 +24,8 @@ from .stats import (
     region_table_records,
     region_table_values,
 )
-from .teachers import COLUMNS as TEACHER_COLUMNS
-from .teachers import (
+from .participants import COLUMNS as TEACHER_COLUMNS
+from .participants import (
     TeacherFilters,
     TeacherScope,
     count_teachers,
