@@ -44,6 +44,7 @@ from data_access.export_jobs import (
 )
 from data_access.privacy import mask_account
 from data_access.refresh import current_snapshot
+from data_access.rules import is_region_admin
 from data_access.regions import school_name
 from data_access.scope import (
     NotFound,
@@ -134,7 +135,7 @@ def _authorize(table: str, training_code: str, values: Mapping[str, str]):
     """The authorized export request and the snapshot it reads: 403 outside the caller's
     scope, 404 for an unknown training, 400 for malformed filters."""
     scope = current_scope()
-    if scope is None or (table == "regions" and scope.is_school):
+    if scope is None or (table == "regions" and not is_region_admin(scope)):
         _deny("no region scope", training_code, values)
     f = _filters(values)
     q = _name_query(values) if table == "teachers" else ""
@@ -410,7 +411,7 @@ def audit_export():
     """操作日志 of the caller's own region scope (a `region` parameter is never honoured),
     with the columns and sentences of the screen."""
     scope = current_scope()
-    if scope is None or scope.is_school:
+    if not is_region_admin(scope):
         with write() as conn:
             audit.record(conn, "export_denied", user_id=current_user.id,
                          actor=mask_account(current_user.account),

@@ -8,6 +8,7 @@ from flask_login import current_user
 
 from callbacks import register_callbacks
 from data_access.accounts import active_bindings
+from data_access.rules import is_region_admin
 from data_access.vocab import ROLE_LABELS, ROLE_SCHOOL_ADMIN
 from layouts import admin_pages, exports_page, shell, training_list, training_stats
 from layouts.ids import Shell, Stats
@@ -66,7 +67,7 @@ def _training(**params):
 def _region_only(build):
     def layout(**_query):
         scope = current_scope()
-        if scope is None or scope.is_school:
+        if not is_region_admin(scope):
             return shell.notice("无权访问", "该功能仅对区域管理员开放。")
         return build(scope)
 

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Connection, and_, insert, or_, select
+from sqlalchemy import Connection, insert, or_, select
 
 from .download_tables import TABLE_LABELS
 from .metrics import integer
@@ -21,12 +21,12 @@ from .models import (
     Binding,
     PermissionCode,
     Region,
-    RegionClosure,
     School,
     Training,
     User,
 )
 from .privacy import person_label
+from .rules import in_subtree
 from .vocab import ROLE_LABELS
 
 
@@ -401,19 +401,14 @@ def _parse(text: str | None) -> dict:
 
 def entries_in_scope(conn: Connection, region_code: str, limit: int = 1000) -> list[AuditRow]:
     """Audit entries about the region's subtree (its regions and their schools), newest first."""
-    rc = RegionClosure.__table__.alias("rc")
-    sc = RegionClosure.__table__.alias("sc")
     stmt = (
         select(AuditLog.at, AuditLog.user_id, AuditLog.actor, AuditLog.action,
                Region.name.label("region_name"), School.name.label("school_name"),
                AuditLog.detail, AuditLog.outcome)
         .outerjoin(Region, Region.code == AuditLog.scope_region)
         .outerjoin(School, School.code == AuditLog.scope_school)
-        .outerjoin(rc, and_(rc.c.descendant_code == AuditLog.scope_region,
-                            rc.c.ancestor_code == region_code))
-        .outerjoin(sc, and_(sc.c.descendant_code == School.region_code,
-                            sc.c.ancestor_code == region_code))
-        .where(or_(rc.c.ancestor_code.is_not(None), sc.c.ancestor_code.is_not(None)))
+        .where(or_(in_subtree(region_code, AuditLog.scope_region),
+                   in_subtree(region_code, School.region_code)))
         .order_by(AuditLog.at.desc(), AuditLog.id.desc())
         .limit(limit)
     )
