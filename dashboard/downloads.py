@@ -1,12 +1,13 @@
 """Downloads (SPEC §6), behind the same login and scope checks as the screens.
 
-- Stable URLs for the two training tables, CSV or XLSX, streamed whatever their size:
-  `/export/training/<code>/regions.<csv|xlsx>` and `/export/training/<code>/teachers.<csv|xlsx>`.
+- Stable URLs, CSV or XLSX, streamed whatever their size: one route per table of
+  `data_access.download_tables.TABLES` (`/export/training/<code>/regions.<csv|xlsx>`,
+  `/export/training/<code>/teachers.<csv|xlsx>`, `/export/audit.<csv|xlsx>`, …).
 - 导出管理: `POST /export/jobs` answers with the stable URL for a small table, or queues a
   background job (run in a separate process) for a large one; `GET /export/jobs` lists the
   caller's own jobs; `GET /export/jobs/<id>/download` streams a finished job's file.
 
-Every export is audit-logged (who, scope, filters, rows).
+Every export is audit-logged (who, scope, filters, rows), and so is every refused one.
 """
 
 from __future__ import annotations
@@ -14,24 +15,17 @@ from __future__ import annotations
 import os
 import tempfile
 from datetime import datetime
-from typing import Iterable, Iterator, Mapping
-from urllib.parse import quote, urlencode
+from typing import Iterator, Mapping
+from urllib.parse import parse_qsl, quote, urlsplit
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request, send_file
 from flask_login import current_user
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import Map, Rule
 
 from data_access import audit
 from data_access.accounts import active_bindings
-from data_access.audit import COLUMNS as AUDIT_COLUMNS
-from data_access.audit import entries_in_scope
-from data_access.download_tables import (
-    FORMATS,
-    TABLES,
-    ExportRequest,
-    updated_text,
-)
-from data_access.export_writer import Column, csv_chunks, write_xlsx
+from data_access.download_tables import FORMATS, TABLES, DownloadTable, Malformed
 from data_access.export_jobs import (
     MAX_ACTIVE_PER_USER,
     TMP_PREFIX,
@@ -40,26 +34,16 @@ from data_access.export_jobs import (
     create_job,
     job_file,
     job_for_download,
+    job_params,
     jobs_for_user,
 )
+from data_access.export_writer import csv_chunks, write_xlsx
 from data_access.privacy import mask_account
-from data_access.refresh import current_snapshot
-from data_access.rules import is_region_admin
-from data_access.regions import school_name
-from data_access.scope import (
-    NotFound,
-    ScopeDenied,
-    authorize_region,
-    authorize_school,
-    authorize_training,
-)
-from data_access.stats import StatsFilters
-from data_access.participants import NAME_QUERY_MAX
-from data_access.vocab import STAGES, SUBJECTS
+from data_access.scope import NotFound, ScopeDenied
 
 from . import job_launcher
-from .errors import error_text, render_error
 from .access import current_scope, engine, read, write
+from .errors import error_text, render_error
 from .security import client_ip, csrf_valid
 
 bp = Blueprint("exports", __name__)
@@ -67,7 +51,6 @@ bp = Blueprint("exports", __name__)
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MIMETYPES = {"csv": "text/csv", "xlsx": XLSX_MIME}
 STREAM_CHUNK = 64 * 1024
-REQUEST_FIELDS = ("training", "region", "school", "stage", "subject", "q", "uncertified")
 JSON_ERRORS = {
     400: "请求参数无效",
     403: "无权导出该范围的数据",
@@ -94,106 +77,38 @@ def _errors(exc: HTTPException):
     return render_error(exc.code or 500, title, text)
 
 
-# --------------------------------------------------------------------------- request checks
+# --------------------------------------------------------------------------- authorizing
 
 
-def _filters(values: Mapping[str, str] | None = None) -> StatsFilters:
-    values = request.args if values is None else values
-    stage = values.get("stage", "")
-    subject = values.get("subject", "")
-    uncertified = values.get("uncertified", "include") or "include"
-    if stage not in ("", *STAGES) or subject not in ("", *SUBJECTS) or uncertified not in (
-        "include", "exclude"
-    ):
-        abort(400, "筛选条件无效")
-    return StatsFilters(stage, subject, uncertified == "exclude")
-
-
-def _name_query(values: Mapping[str, str]) -> str:
-    q = (values.get("q") or "").strip()
-    if len(q) > NAME_QUERY_MAX:
-        abort(400, "姓名查询过长")
-    return q
-
-
-def _deny(reason: str, training_code: str, values: Mapping[str, str] | None = None):
-    values = request.args if values is None else values
+def authorize(table: type[DownloadTable], values: Mapping[str, object]) -> DownloadTable:
+    """The table's own scope check on the session's scope: 403 (audit-logged) outside it,
+    404 for an unknown training, 400 for a malformed request."""
     scope = current_scope()
-    with write() as conn:
-        audit.record(conn, "export_denied", user_id=current_user.id,
-                     actor=mask_account(current_user.account),
-                     region_code=scope.region_code if scope else None,
-                     school_code=scope.school_code if scope else None,
-                     detail={"training": training_code[:40], "reason": reason,
-                             "region": (values.get("region") or "")[:40],
-                             "school": (values.get("school") or "")[:40]},
-                     ip=client_ip(), outcome="denied")
-    abort(403)
+    try:
+        with read() as conn:
+            return table.authorize(conn, scope, values)
+    except Malformed as exc:
+        abort(400, str(exc))
+    except NotFound:
+        abort(404)
+    except ScopeDenied as exc:
+        reason = str(exc) if str(exc) in audit.DENIED_REASONS else "no region scope"
+        with write() as conn:
+            audit.record(conn, "export_denied", user_id=current_user.id,
+                         actor=mask_account(current_user.account),
+                         region_code=scope.region_code if scope else None,
+                         school_code=scope.school_code if scope else None,
+                         detail=table.denied_detail(values, reason),
+                         ip=client_ip(), outcome="denied")
+        abort(403)
 
 
-def _authorize(table: str, training_code: str, values: Mapping[str, str]):
-    """The authorized export request and the snapshot it reads: 403 outside the caller's
-    scope, 404 for an unknown training, 400 for malformed filters."""
-    scope = current_scope()
-    if scope is None or (table == "regions" and not is_region_admin(scope)):
-        _deny("no region scope", training_code, values)
-    f = _filters(values)
-    q = _name_query(values) if table == "teachers" else ""
-    region_arg = values.get("region") or ""
-    school_arg = (values.get("school") or "") if table == "teachers" else ""
-    if region_arg and school_arg:
-        abort(400, "区域与学校只能指定其一")
-    req = None
-    with read() as conn:
-        try:
-            training = authorize_training(conn, scope, training_code)
-        except NotFound:
-            abort(404)
-        try:
-            if school_arg or (table == "teachers" and scope.is_school and not region_arg):
-                code = authorize_school(conn, scope, school_arg or None)
-                req = ExportRequest(table, training, f, school_name(conn, code) or code,
-                                    school_code=code, q=q)
-            else:
-                region = authorize_region(conn, scope, region_arg or None)
-                try:
-                    req = ExportRequest(table, training, f, region.name, region=region, q=q)
-                except ValueError:
-                    abort(400, "该区域不支持按学员导出")
-        except ScopeDenied:
-            req = None
-        snap = current_snapshot(conn) if req is not None else None
-    if req is None:
-        _deny("school outside scope" if school_arg else "region outside scope", training_code,
-              values)
-    return req, snap
-
-
-def _audit_export(conn, req: ExportRequest, fmt: str, rows: int, **extra) -> None:
-    f = req.filters
-    detail = {"table": req.table, "training": req.training.code, "format": fmt,
-              "stage": f.stage, "subject": f.subject, "certified_only": f.certified_only,
-              "rows": rows, **extra}
-    if req.school_code is not None:
-        detail["school"] = req.school_code
-    if req.q:
-        # A name is personal data: the log keeps only that a name filter was used.
-        detail["name"] = req.q[0] + "*" * (len(req.q) - 1)
+def _audit_export(conn, table: DownloadTable, fmt: str, rows: int, **extra) -> None:
+    region, school = table.audit_scope()
     audit.record(conn, "export", user_id=current_user.id,
-                 actor=mask_account(current_user.account),
-                 region_code=req.region.code if req.region is not None else None,
-                 school_code=req.school_code, detail=detail, ip=client_ip())
-
-
-def stable_url(req: ExportRequest, fmt: str) -> str:
-    params = ({"school": req.school_code} if req.school_code is not None
-              else {"region": req.region.code})
-    params.update(stage=req.filters.stage, subject=req.filters.subject)
-    if req.table == "teachers":
-        params["q"] = req.q
-    params["uncertified"] = "exclude" if req.filters.certified_only else "include"
-    return (f"/export/training/{quote(req.training.code, safe='')}/{req.table}.{fmt}?"
-            + urlencode(params))
+                 actor=mask_account(current_user.account), region_code=region,
+                 school_code=school, detail={**table.audit_detail(fmt, rows), **extra},
+                 ip=client_ip())
 
 
 def _disposition(filename: str) -> dict[str, str]:
@@ -203,49 +118,47 @@ def _disposition(filename: str) -> dict[str, str]:
 # --------------------------------------------------------------------------- stable URLs
 
 
-@bp.get("/export/training/<training_code>/regions.<fmt>")
-def regions_export(training_code: str, fmt: str):
-    return _download("regions", training_code, fmt)
+def _flask_rule(table: type[DownloadTable]) -> str:
+    return f"{table.path}.<fmt>"
 
 
-@bp.get("/export/training/<training_code>/teachers.<fmt>")
-def teachers_export(training_code: str, fmt: str):
-    return _download("teachers", training_code, fmt)
+def _stable_url_view(table: type[DownloadTable]):
+    def view(fmt: str, **path_values):
+        if fmt not in FORMATS:
+            abort(404)
+        return _download(table, fmt, {**request.args.to_dict(), **path_values})
+
+    view.__name__ = f"download_{table.name}"
+    return view
 
 
-def _download(table: str, training_code: str, fmt: str):
-    if fmt not in FORMATS:
-        abort(404)
-    req, snap = _authorize(table, training_code, request.args)
-    snapshot_id = snap[0] if snap else None
-    title = req.title(updated_text(snap[1] if snap else None))
+for _table in TABLES.values():
+    bp.add_url_rule(_flask_rule(_table), view_func=_stable_url_view(_table), methods=["GET"])
+
+# POST /export/jobs may name a table by its stable URL: the same rules, matched here.
+_URLS = Map([Rule(_flask_rule(t), endpoint=t.name) for t in TABLES.values()])
+
+
+def _download(table_cls: type[DownloadTable], fmt: str, values: Mapping[str, object]):
+    table = authorize(table_cls, values)
     with read() as conn:
-        if table == "regions":
-            values = req.region_values(conn, snapshot_id)
-            count = len(values)
-        else:
-            values = None
-            count = req.count(conn, snapshot_id)
+        count = table.count(conn)
     with write() as conn:
-        _audit_export(conn, req, fmt, count)
+        _audit_export(conn, table, fmt, count)
 
     eng = engine()
-
-    def rows(conn) -> Iterable[list[str]]:
-        return values if values is not None else req.rows(conn, snapshot_id)
-
     if fmt == "csv":
         def streamed() -> Iterator[list[str]]:
             # The connection lives as long as the response body is being sent.
             with eng.connect() as conn:
-                yield from rows(conn)
+                yield from table.rows(conn)
 
-        return Response(csv_chunks(title, req.columns(), streamed()), mimetype="text/csv",
-                        headers=_disposition(req.filename(fmt)))
-    return _xlsx_response(eng, title, req, rows)
+        return Response(csv_chunks(table.title(), table.columns, streamed()),
+                        mimetype="text/csv", headers=_disposition(table.filename(fmt)))
+    return _xlsx_response(eng, table)
 
 
-def _xlsx_response(eng, title: str, req: ExportRequest, rows) -> Response:
+def _xlsx_response(eng, table: DownloadTable) -> Response:
     """Write the workbook to a temporary file (streaming, constant memory), then stream the
     file; it is unlinked as soon as it is opened, so nothing is left behind."""
     folder = _settings().export_dir
@@ -254,7 +167,7 @@ def _xlsx_response(eng, title: str, req: ExportRequest, rows) -> Response:
     os.close(fd)
     try:
         with eng.connect() as conn:
-            write_xlsx(tmp, title, req.columns(), rows(conn))
+            write_xlsx(tmp, table.title(), table.columns, table.rows(conn))
         fh = open(tmp, "rb")
     finally:
         try:
@@ -271,7 +184,7 @@ def _xlsx_response(eng, title: str, req: ExportRequest, rows) -> Response:
             fh.close()
 
     response = Response(body(), mimetype=XLSX_MIME,
-                        headers={**_disposition(req.filename("xlsx")),
+                        headers={**_disposition(table.filename("xlsx")),
                                  "Content-Length": str(size)})
     response.call_on_close(fh.close)
     return response
@@ -280,21 +193,42 @@ def _xlsx_response(eng, title: str, req: ExportRequest, rows) -> Response:
 # --------------------------------------------------------------------------- 导出管理
 
 
-def _body_values() -> dict[str, str]:
+def _requested() -> tuple[type[DownloadTable], str, dict]:
+    """The table, format and request of a POST /export/jobs body: `{"url": <stable URL>}`
+    (what the 导出 buttons send), or `{"table", "format", <the table's parameters>}`."""
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         abort(400)
-    values = {}
-    for key in ("table", "format", *REQUEST_FIELDS):
-        value = body.get(key)
-        if value is None:
-            value = ""
-        if not isinstance(value, str) or len(value) > 200:
+    if "url" in body:
+        url = body["url"]
+        if not isinstance(url, str) or len(url) > 2000:
             abort(400)
-        values[key] = value
-    if values["table"] not in TABLES or values["format"] not in FORMATS:
+        parts = urlsplit(url)
+        if parts.scheme or parts.netloc:
+            abort(400)
+        try:
+            name, path_values = _URLS.bind("localhost").match(parts.path, method="GET")
+        except HTTPException:
+            abort(400)
+        table_cls = TABLES[name]
+        fmt = path_values.pop("fmt")
+        values = {**dict(parse_qsl(parts.query, keep_blank_values=True)), **path_values}
+    else:
+        name, fmt = body.get("table"), body.get("format")
+        if not isinstance(name, str) or name not in TABLES:
+            abort(400)
+        table_cls = TABLES[name]
+        # The training tables' path value is also accepted under its short name.
+        values = {k: v for k, v in body.items() if k not in ("table", "format")}
+        if "training" in values and "training_code" not in values:
+            values["training_code"] = values.pop("training")
+    if fmt not in FORMATS:
         abort(400)
-    return values
+    for key in table_cls.keys():
+        value = values.get(key)
+        if value is not None and (not isinstance(value, str) or len(value) > 200):
+            abort(400)
+    return table_cls, fmt, values
 
 
 @bp.post("/export/jobs")
@@ -303,26 +237,22 @@ def create_export_job():
     become a background job whose file appears in 导出管理."""
     if not csrf_valid(request.headers.get("X-CSRFToken")):
         abort(403)
-    values = _body_values()
-    table, fmt = values["table"], values["format"]
-    req, snap = _authorize(table, values["training"], values)
-    url = stable_url(req, fmt)
-    if table == "regions":  # a region table has at most a few hundred rows
+    table_cls, fmt, values = _requested()
+    table = authorize(table_cls, values)
+    url = table.url(fmt)
+    if not table.background:  # a table that is never large
         return jsonify(mode="inline", url=url)
-    snapshot_id = snap[0] if snap else None
     with read() as conn:
-        count = req.count(conn, snapshot_id)
+        count = table.count(conn)
     if count <= _settings().inline_export_limit:
         return jsonify(mode="inline", url=url, rows=count)
     scope = current_scope()
     with write() as conn:
         if active_jobs(conn, current_user.id) >= MAX_ACTIVE_PER_USER:
             abort(429)
-        params = {**req.params(snapshot_id), "format": fmt, "total": count,
-                  "title_line": req.title(updated_text(snap[1] if snap else None))}
-        job_id = create_job(conn, current_user.id, scope.binding_id, table, fmt, params,
-                            req.label())
-        _audit_export(conn, req, fmt, count, job_id=job_id)
+        job_id = create_job(conn, current_user.id, scope.binding_id, table.name, fmt,
+                            job_params(table, fmt, count), table.label_text())
+        _audit_export(conn, table, fmt, count, job_id=job_id)
     try:
         job_launcher.start_job(job_id)
     except OSError:
@@ -401,36 +331,3 @@ def download_export_job(job_id: int):
                      ip=client_ip())
     return send_file(path, mimetype=MIMETYPES[job.file_format], as_attachment=True,
                      download_name=job.download_name, max_age=0)
-
-
-# --------------------------------------------------------------------------- audit log
-
-
-@bp.get("/export/audit.csv")
-def audit_export():
-    """操作日志 of the caller's own region scope (a `region` parameter is never honoured),
-    with the columns and sentences of the screen."""
-    scope = current_scope()
-    if not is_region_admin(scope):
-        with write() as conn:
-            audit.record(conn, "export_denied", user_id=current_user.id,
-                         actor=mask_account(current_user.account),
-                         school_code=scope.school_code if scope else None,
-                         detail={"table": "audit", "reason": "no region scope"},
-                         ip=client_ip(), outcome="denied")
-        abort(403)
-    with read() as conn:
-        rows = entries_in_scope(conn, scope.region_code, limit=100_000)
-    with write() as conn:
-        audit.record(conn, "export", user_id=current_user.id,
-                     actor=mask_account(current_user.account), region_code=scope.region_code,
-                     detail={"table": "audit", "format": "csv", "rows": len(rows)}, ip=client_ip())
-    now = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
-    keys = [key for key, _ in AUDIT_COLUMNS]
-    body = csv_chunks(
-        f"操作日志 · {scope.name} · 导出时间：{now}",
-        [Column(label) for _, label in AUDIT_COLUMNS],
-        ([cells[k] for k in keys] for cells in (r.cells() for r in rows)),
-    )
-    return Response(body, mimetype="text/csv", headers={
-        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(f'{scope.name}-操作日志.csv')}"})

@@ -101,7 +101,7 @@ def register(app: dash.Dash) -> None:
         dash.Output(Stats.EXPORT_MESSAGE, "children"),
         dash.Input(Stats.EXPORT_JOB_CSV, "n_clicks"),
         dash.Input(Stats.EXPORT_JOB_XLSX, "n_clicks"),
-        dash.State(Stats.STATE, "data"),
+        dash.State(Stats.TEACHER_EXPORT_URLS, "data"),
         prevent_initial_call=True,
     )
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from data_access.download_tables import FORMATS, url_for
 from data_access.rules import REGION_ROLES, SCHOOL_ROLES
 from layouts import admin_pages, exports_page, training_list, training_stats
 from layouts.shell import PRODUCT_NAME, MenuEntry
@@ -89,7 +90,8 @@ SCREENS: tuple[Screen, ...] = (
            lambda scope, **_: admin_pages.admins_page(), group="基本管理",
            callbacks="admin_pages"),
     Screen("audit", "/audit", "操作日志", REGION_ROLES,
-           lambda scope, **_: admin_pages.audit_page(), group="基本管理",
+           lambda scope, **_: admin_pages.audit_page(
+               {fmt: url_for("audit", {}, fmt) for fmt in FORMATS}), group="基本管理",
            callbacks="admin_pages"),
     Screen("exports", "/exports", "导出管理", ALL_ROLES, lambda scope, **_: exports_page.page(),
            group="基本管理", callbacks="exports_page"),

@@ -14,7 +14,6 @@ from datetime import datetime
 
 from sqlalchemy import Connection, insert, or_, select
 
-from .download_tables import TABLE_LABELS
 from .metrics import integer
 from .models import (
     AuditLog,
@@ -78,7 +77,13 @@ OUTCOME_LABELS = {"ok": "成功", "failed": "失败", "denied": "拒绝", "limit
 CLI_ACTOR = "cli"
 CLI_LABEL = "平台运维（命令行）"
 
-EXPORT_TABLE_LABELS = {**TABLE_LABELS, "audit": "操作日志"}
+def export_table_labels() -> dict[str, str]:
+    """按区域查看 …: the label of every download table, by the name the log stores."""
+    from .download_tables import TABLES  # the tables read this module's columns
+
+    return {name: table.label for name, table in TABLES.items()}
+
+
 DENIED_REASONS = {
     "no region scope": "当前管理身份不能导出该表",
     "region outside scope": "请求的区域不在管理范围内",
@@ -269,7 +274,7 @@ def _rest(detail: dict, names: Names) -> list[str]:
         elif key == "role":
             parts.append(f"角色：{_role(value)}")
         elif key == "table":
-            parts.append(f"表：{_get(EXPORT_TABLE_LABELS, value) or _text(value)}")
+            parts.append(f"表：{_get(export_table_labels(), value) or _text(value)}")
         elif key == "job_id":
             parts.append(f"后台任务 #{_text(value)}")
         else:
@@ -286,7 +291,7 @@ def _export_parts(detail: dict, names: Names) -> list[str]:
     table = detail.pop("table", None)
     fmt = detail.pop("format", None)
     rows = detail.pop("rows", None)
-    parts = [f"「{_get(EXPORT_TABLE_LABELS, table) or _text(table)}」{_text(fmt).upper()}"]
+    parts = [f"「{_get(export_table_labels(), table) or _text(table)}」{_text(fmt).upper()}"]
     if isinstance(rows, int) and not isinstance(rows, bool):
         parts.append(f"{integer(rows)} 行")
     if "training" in detail:
@@ -363,7 +368,7 @@ def describe(action: str, outcome: str, detail: dict, names: Names, scope_name: 
                 parts.append(f"{label}：{lookup(value)}")
         if "table" in d:
             table = d.pop("table")
-            parts.append(f"表：{_get(EXPORT_TABLE_LABELS, table) or _text(table)}")
+            parts.append(f"表：{_get(export_table_labels(), table) or _text(table)}")
         if d.get("training"):
             parts.append(f"培训：{names.training(d.pop('training'))}")
         d.pop("training", None)
