@@ -233,7 +233,7 @@ def code_issue(role: str, scope_code: str, days: int) -> None:
 @click.option("--export-dir", type=click.Path(file_okay=False), default=None)
 def export_run(job_id: int, export_dir: str | None) -> None:
     """Write one background export (started by the web app; not for interactive use)."""
-    from data_access.jobs import purge_expired, run_job
+    from data_access.export_jobs import purge_expired, run_job
 
     if hasattr(os, "nice"):
         try:
@@ -265,7 +265,7 @@ def exports() -> None:
 @click.option("--export-dir", type=click.Path(file_okay=False), default=None)
 def exports_purge(export_dir: str | None) -> None:
     """Delete expired export files (kept 7 days) and stray files; run it daily from cron."""
-    from data_access.jobs import purge_expired
+    from data_access.export_jobs import purge_expired
 
     settings = _settings()
     folder = Path(export_dir) if export_dir else settings.export_dir

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, func, select
 
-from .exports import AVERAGE, COUNT, PERCENT, TEXT, CellType, Column
+from .export_writer import AVERAGE, COUNT, PERCENT, TEXT, CellType, Column
 from .metrics import (
     REGION_TABLE_COLUMNS,
     Counts,

@@ -13,7 +13,7 @@ from typing import Iterator
 
 from sqlalchemy import Connection, and_, func, select
 
-from .exports import HOURS, Column
+from .export_writer import HOURS, Column
 from .metrics import duration, hours
 from .snapshot_store import reads_snapshot
 from .models import AggTeacher, RegionClosure, School
