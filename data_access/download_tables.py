@@ -29,7 +29,6 @@ from sqlalchemy import Connection, select
 from .audit import COLUMNS as AUDIT_COLUMNS
 from .audit import entries_in_scope
 from .export_writer import Column, title_line
-from .snapshot_store import snapshot_available
 from .models import Snapshot
 from .participants import COLUMNS as PARTICIPANT_COLUMNS
 from .participants import (
@@ -42,6 +41,7 @@ from .participants import (
 from .refresh import current_snapshot
 from .regions import RegionRow, school_name
 from .rules import is_region_admin
+from .snapshot_store import snapshot_available
 from .scope import Scope, ScopeDenied, authorize_region, authorize_school, authorize_training
 from .stats import (
     REGION_TABLE_EXPORT_COLUMNS,
