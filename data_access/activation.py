@@ -18,7 +18,7 @@ Definitions, for a region R (SPEC §2):
 
 Cost: the table is one statement (plus the school list at a region without child regions):
 one pass over the subtree's not-deleted schools with their current 学校管理员, both read from
-indexes alone (``ix_schools_region_live``, ``ix_bindings_school``; migration 0008), rolled up
+indexes alone (``ix_schools_region_live``, ``ix_bindings_school``; migration 0009), rolled up
 to R and its children through the closure table — whatever the depth of the tree. A
 未激活学校 page is a count and a page of the same anti-join, in index order (no sort).
 At province scale (≈10k schools) each pass takes a few milliseconds (docs/performance.md).

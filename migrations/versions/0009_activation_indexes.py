@@ -5,13 +5,13 @@ its current 学校管理员; both lookups are answered from an index alone: the 
 of a region in code order (with the name and 机构类型 the list shows), and a school's
 bindings with the role and removal the query checks.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 """
 from alembic import op
 
-revision = "0008"
-down_revision = "0007"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
