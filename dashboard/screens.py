@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 from data_access.download_tables import FORMATS, url_for
 from data_access.rules import REGION_ROLES, SCHOOL_ROLES
-from layouts import admin_pages, exports_page, training_list, training_stats
+from layouts import activation, admin_pages, exports_page, training_list, training_stats
 from layouts.shell import PRODUCT_NAME, MenuEntry
 
 ALL_ROLES = REGION_ROLES | SCHOOL_ROLES
@@ -73,6 +73,17 @@ def _training_stats(scope, **params):
     return training_stats.page(code, scope.is_school, params)
 
 
+def _activation(scope, **params):
+    # The page's own controls already show the state this URL names (they changed it): keep
+    # the page; otherwise (a link, Back, a reload) build it from the URL.
+    from dash.exceptions import PreventUpdate
+
+    shown = params.get("activation_state")
+    if isinstance(shown, dict) and activation.clean_state(shown) == activation.page_state(params):
+        raise PreventUpdate
+    return activation.page(params)
+
+
 # --------------------------------------------------------------------------- the list
 
 # In menu order (SPEC §3); each role's menu keeps this order.
@@ -83,6 +94,8 @@ SCREENS: tuple[Screen, ...] = (
            callbacks="training_list", page_title=PRODUCT_NAME),
     Screen("training", "/training/<training_code>", "统计详情", ALL_ROLES, _training_stats,
            callbacks="training_stats"),
+    Screen("activation", "/activation", "激活进度", REGION_ROLES, _activation, group="基本管理",
+           callbacks="activation"),
     Screen("codes", "/codes", "权限码管理", REGION_ROLES,
            lambda scope, **_: admin_pages.codes_page(admin_pages.role_options(scope.role)),
            group="基本管理", callbacks="admin_pages"),

@@ -36,9 +36,10 @@ from . import metrics
 from .models import Binding, PermissionCode, Region, RegionClosure, School, User
 from .privacy import mask_phone
 from .regions import RegionRow
+from .rules import REGION_ROLES, current_school_admin
 from .stats import DIRECT_SCHOOLS_LABEL
 from .text import has_control_characters
-from .vocab import ROLE_REGION_SUPER, ROLE_REGION_TRAINING, ROLE_SCHOOL_ADMIN
+from .vocab import ROLE_SCHOOL_ADMIN
 
 # A ratio with a zero denominator on this screen (SPEC §4.3 writes `--`, not the `—` of the
 # statistics: the manual's 激活进度 screen shows it so).
@@ -50,7 +51,6 @@ ROW_CURRENT, ROW_DIRECT, ROW_REGION, ROW_SCHOOL = "current", "direct", "region",
 PAGE_SIZES = (10, 20, 50)
 DEFAULT_PAGE_SIZE = 10
 QUERY_MAX = 40
-REGION_ROLES = (ROLE_REGION_SUPER, ROLE_REGION_TRAINING)
 
 
 def ratio(numerator: int, denominator: int) -> str:
@@ -103,8 +103,7 @@ class ActivationTable:
 def _current_school_admin():
     """Join condition of a school's current 学校管理员 binding (at most one: a partial unique
     index keeps it so); answered from ``ix_bindings_school`` alone."""
-    return and_(Binding.school_code == School.code, Binding.role == ROLE_SCHOOL_ADMIN,
-                Binding.removed_at.is_(None))
+    return current_school_admin(School.code)
 
 
 def _table_statement(region_code: str):
@@ -150,7 +149,7 @@ def _table_statement(region_code: str):
     )
     below = RegionClosure.__table__.alias("below")
     region_admin = exists().where(
-        Binding.region_code == below.c.descendant_code, Binding.role.in_(REGION_ROLES),
+        Binding.region_code == below.c.descendant_code, Binding.role.in_(sorted(REGION_ROLES)),
         Binding.removed_at.is_(None))
     holder = RegionClosure.__table__.alias("holder")
     covered = exists().where(holder.c.ancestor_code == below.c.descendant_code,

@@ -89,14 +89,14 @@ DENIED_REASONS = {
     "region outside scope": "请求的区域不在管理范围内",
     "school outside scope": "请求的学校不在管理范围内",
 }
-VIEW_LABELS = {"training": "统计详情"}
+VIEW_LABELS = {"training": "统计详情", "activation": "激活进度"}
 # Labels of detail keys for whatever a sentence does not say itself (also unknown actions).
 KEY_LABELS = {
     "table": "表", "training": "培训", "format": "格式", "rows": "行数", "stage": "学段",
     "subject": "学科领域", "certified_only": "未通过认证教师", "school": "学校",
     "region": "区域", "name": "姓名", "job_id": "后台任务", "code_id": "权限码",
     "role": "角色", "binding_id": "绑定记录", "user_id": "用户", "reason": "原因",
-    "view": "页面",
+    "view": "页面", "q": "搜索",
 }
 
 TIME_FORMAT = "%Y.%m.%d %H:%M:%S"

@@ -1436,6 +1436,7 @@ def seed_admins(conn, *, seed: int = 2026, today: _dt.date | None = None) -> See
 
     from .accounts import hash_password
     from .models import Binding, Region, School, User
+    from .rules import school_admin_bound
     from .vocab import ROLE_REGION_SUPER, ROLE_REGION_TRAINING, ROLE_SCHOOL_ADMIN
 
     if conn.scalar(select(User.id).where(User.account.like(f"{_ADMIN_PREFIX}%")).limit(1)):
@@ -1450,9 +1451,7 @@ def seed_admins(conn, *, seed: int = 2026, today: _dt.date | None = None) -> See
                                      .where(School.deleted_at.is_(None))
                                      .order_by(School.region_code, School.code)):
         schools[region].append(code)
-    taken = {c for (c,) in conn.execute(
-        select(Binding.school_code).where(Binding.role == ROLE_SCHOOL_ADMIN,
-                                          Binding.removed_at.is_(None)))}
+    taken = set(conn.scalars(select(School.code).where(school_admin_bound(School.code))))
     region_roles: dict[str, set[str]] = defaultdict(set)
     for code, role in conn.execute(select(Binding.region_code, Binding.role).where(
             Binding.region_code.is_not(None), Binding.removed_at.is_(None))):

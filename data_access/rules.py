@@ -3,7 +3,8 @@
 - `is_region_admin`: "region admins only" — the screens, callbacks, downloads and scope
   checks reserved to region roles all ask this.
 - `in_subtree`: "inside this region's subtree", as a SQL condition on a region-code column.
-- `school_admin_bound` / `school_has_admin`: "this school already has a 学校管理员".
+- `current_school_admin` / `school_admin_bound` / `school_has_admin`: "this school already
+  has a 学校管理员".
 - `administers`: who may create (issue a code for) and cancel (revoke it, remove the binding)
   which admin binding.
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, and_, select
 
 from .models import Binding, Region, RegionClosure
 from .regions import is_within
@@ -38,12 +39,16 @@ def in_subtree(region_code: str, column):
                       .where(RegionClosure.ancestor_code == region_code))
 
 
+def current_school_admin(school_code):
+    """SQL: a binding is the current 学校管理员 of the school (a code or a column) — as a
+    WHERE, or as the condition of a join (激活进度 counts and anti-joins with it)."""
+    return and_(Binding.school_code == school_code, Binding.role == ROLE_SCHOOL_ADMIN,
+                Binding.removed_at.is_(None))
+
+
 def school_admin_bound(school_code):
     """SQL EXISTS: the school (a code or a column) has a current 学校管理员 binding."""
-    return (select(Binding.id)
-            .where(Binding.school_code == school_code, Binding.role == ROLE_SCHOOL_ADMIN,
-                   Binding.removed_at.is_(None))
-            .exists())
+    return select(Binding.id).where(current_school_admin(school_code)).exists()
 
 
 def school_has_admin(conn: Connection, school_code: str) -> bool:
