@@ -107,7 +107,9 @@ def render_table(raw_table, raw_state):
         return (view.error_panel(error), HIDDEN, [], [], [], view.table_grid_options(0), [],
                 view.table_grid_options(0), HIDDEN, HIDDEN, "", "", "")
     regions, schools = act.table_records(table)
-    pinned, rows = regions[:1], regions[1:]
+    # The current region's row stays on top of every sort order; at a region without child
+    # regions it is the table's only row (its schools have a table of their own).
+    pinned, rows = ([], regions) if table.schools_as_rows else (regions[:1], regions[1:])
     args = {"region": region.code}
     title = (f"{region.name}各学校管理员开通情况" if table.schools_as_rows
              else f"{region.name}下级区域管理员开通情况")

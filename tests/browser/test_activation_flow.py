@@ -152,6 +152,7 @@ def test_a_province_admin_chases_a_lagging_county(world, live_server, browser_pa
     page.click(f"#act-grid .ag-pinned-left-cols-container .drill:text-is('{county}')")
     page.wait_for_selector("#act-school-grid .ag-center-cols-container .ag-row")
     assert page.inner_text(".crumbs") == f"福建省 / {lagging_city} / {county}"
+    assert _names(page) == [county]  # its own row, then its schools below
     statuses = _column(page, "#act-school-grid", "status")
     assert len(statuses) == county_row.counts.schools
     assert statuses.count("已激活") == county_row.counts.activated
