@@ -748,7 +748,7 @@ def check_activation_table(resp: dict) -> str | None:
     grid = resp.get("act-grid") or {}
     if (resp.get("act-error") or {}).get("children"):
         return f"activation error panel: {json.dumps(resp['act-error'], ensure_ascii=False)[:300]}"
-    if not grid.get("pinnedTopRowData"):
+    if not list(grid.get("pinnedTopRowData") or []) + list(grid.get("rowData") or []):
         return f"activation table without rows: {json.dumps(resp, ensure_ascii=False)[:300]}"
     return None
 

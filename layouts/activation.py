@@ -195,10 +195,12 @@ def _table_panel(state: dict):
                            className="btn btn-outline-primary btn-sm"),
                 ], className="export-links"),
             ], className="filter-bar"),
-            data_grid(ids.GRID, table_columns(), "params.data.row_id",
-                      getRowStyle={"styleConditions": [
-                          {"condition": "params.data.kind === 'current'",
-                           "style": {"fontWeight": "600", "backgroundColor": "#f3f7ff"}}]}),
+            html.Div(data_grid(ids.GRID, table_columns(), "params.data.row_id",
+                               getRowStyle={"styleConditions": [
+                                   {"condition": "params.data.kind === 'current'",
+                                    "style": {"fontWeight": "600",
+                                              "backgroundColor": "#f3f7ff"}}]}),
+                     className="fit-rows"),
             html.Div(id=ids.SCHOOL_BOX, style=_shown(False), className="school-rows",
                      children=[data_grid(ids.SCHOOL_GRID, school_columns(), "params.data.row_id",
                                          empty="该区域暂无学校")]),
