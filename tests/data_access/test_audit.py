@@ -16,7 +16,9 @@ from tests.helpers import build_dataset
 
 ROOT = Path(__file__).resolve().parents[2]
 # Letters allowed in a sentence: file formats, a permission-code hint, a masked login.
-ALLOWED_LATIN = re.compile(r"\b(CSV|XLSX)\b|\*{4}-[0-9A-Z]{4}|[\w.@-]*\*{3,}[\w.@-]*")
+# A 学校标识码 is data, whatever its letters.
+ALLOWED_LATIN = re.compile(r"\b(CSV|XLSX)\b|\*{4}-[0-9A-Z]{4}|[\w.@-]*\*{3,}[\w.@-]*"
+                           r"|学校标识码：[^）]+）")
 
 
 def _audit_calls():
@@ -171,6 +173,34 @@ def test_every_action_reads_as_a_chinese_sentence(engine, world):
         "scope_switch": [(dict(user_id=sup, actor=actor, region_code="350300",
                                detail={"binding_id": world["cli_binding"]}),
                           ["切换到「区域教师研修管理员」仙游县"])],
+        "school_create": [(dict(user_id=sup, actor=actor, region_code="350322",
+                                school_code="S-XY-2",
+                                detail={"school": "S-XY-2", "name": "仙游县实验小学",
+                                        "new": {"region_code": "350322", "kind": "学校",
+                                                "urban_rural": None, "name": "仙游县实验小学"}}),
+                           ["新增学校「仙游县实验小学」（学校标识码：S-XY-2）", "所在区域：仙游县",
+                            "机构类型：学校"])],
+        "school_update": [(dict(user_id=sup, actor=actor, region_code="350322",
+                                school_code="S-XY-2",
+                                detail={"school": "S-XY-2", "name": "仙游县实验小学",
+                                        "old": {"urban_rural": None},
+                                        "new": {"urban_rural": "乡村"}}),
+                           ["编辑学校「仙游县实验小学」", "城乡类型由「—」改为「乡村」"])],
+        "school_delete": [(dict(user_id=sup, actor=actor, region_code="350322",
+                                school_code="S-XY-1",
+                                detail={"school": "S-XY-1", "name": "仙游县第一中学",
+                                        "old": {"region_code": "350322"},
+                                        "binding_id": red.binding_id, "codes_revoked": 1}),
+                           ["删除学校「仙游县第一中学」", "其学校管理员 王校长（xy***al） 的绑定同时结束",
+                            "撤销未使用的权限码 1 个"])],
+        "school_move": [(dict(user_id=sup, actor=actor, region_code="350322",
+                              school_code="S-XY-1",
+                              detail={"school": "S-XY-1", "name": "仙游县第一中学",
+                                      "old": {"region_code": "350322"},
+                                      "new": {"region_code": "350304"},
+                                      "binding_id": red.binding_id}),
+                         ["调整学校「仙游县第一中学」（学校标识码：S-XY-1）的隶属：由「仙游县」调整到「荔城区」",
+                          "王校长（xy***al） 的管理范围随之调整"])],
     }
     assert set(cases) == set(audit.ACTION_LABELS)
     expected = []
@@ -220,7 +250,7 @@ def test_unknown_actions_keys_and_malformed_details_stay_readable(engine, world)
                              "user_id": {"id": 3}})
         audit.record(conn, "admin_remove", user_id=world["sup"], region_code="350300",
                      detail={"binding_id": ["x"], "role": ["school_admin"]})
-        audit.record(conn, "school_move", user_id=world["sup"], region_code="350300",
+        audit.record(conn, "school_merge", user_id=world["sup"], region_code="350300",
                      detail={"school": "S-XY-1", "region": "350304", "note": None})
         conn.execute(AuditLog.__table__.insert().values(
             at=audit.datetime.now(), action="code_issue", scope_region="350300",
