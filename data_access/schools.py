@@ -207,23 +207,29 @@ def _chains(conn: Connection, codes) -> dict[str, list[tuple[str, str]]]:
     return chains
 
 
-def region_paths(conn: Connection, codes) -> dict[str, str]:
-    """`福建省/莆田市/仙游县` for each region code."""
-    return {code: "/".join(name for _, name in chain)
+def _from(chain: list[tuple[str, str]], root: str | None) -> list[tuple[str, str]]:
+    codes = [c for c, _ in chain]
+    return chain[codes.index(root):] if root in codes else chain
+
+
+def region_paths(conn: Connection, codes, root: str | None = None) -> dict[str, str]:
+    """`福建省/莆田市/仙游县` for each region code; from ``root`` down (`莆田市/仙游县`) for
+    the regions below it."""
+    return {code: "/".join(name for _, name in _from(chain, root))
             for code, chain in _chains(conn, codes).items()}
 
 
-def _tree_ordered(conn: Connection, codes) -> list[tuple[str, str]]:
-    """(code, path) of the regions in tree order: each region followed by its subtree,
-    siblings by code."""
+def _tree_ordered(conn: Connection, codes, root: str | None = None) -> list[tuple[str, str]]:
+    """(code, path from ``root``) of the regions in tree order: each region followed by its
+    subtree, siblings by code."""
     chains = _chains(conn, codes)
     ordered = sorted(chains.items(), key=lambda item: [c for c, _ in item[1]])
-    return [(code, "/".join(name for _, name in chain)) for code, chain in ordered]
+    return [(code, "/".join(name for _, name in _from(chain, root))) for code, chain in ordered]
 
 
-def _rows(conn: Connection, result) -> list[SchoolRow]:
+def _rows(conn: Connection, result, root: str | None = None) -> list[SchoolRow]:
     rows = list(result)
-    paths = region_paths(conn, (r.region_code for r in rows))
+    paths = region_paths(conn, (r.region_code for r in rows), root)
     return [SchoolRow(
         code=r.code, name=r.name, region_code=r.region_code,
         region_path=paths.get(r.region_code, r.region_code), kind=r.kind,
@@ -241,18 +247,20 @@ def count_schools(conn: Connection, region_code: str, filters: SchoolFilters) ->
 
 
 def list_schools(conn: Connection, region_code: str, filters: SchoolFilters, *,
-                 page: int = 1, size: int = PAGE_SIZES[0]) -> list[SchoolRow]:
-    """One page of the schools of the (authorized) region's subtree, by region then code."""
+                 page: int = 1, size: int = PAGE_SIZES[0],
+                 path_root: str | None = None) -> list[SchoolRow]:
+    """One page of the schools of the (authorized) region's subtree, by region then code.
+    所在区域 is the path from ``path_root`` (the admin's own region) down, else from the top."""
     size = size if size in PAGE_SIZES else PAGE_SIZES[0]
     page = max(1, page)
     stmt = (_filtered(region_code, filters, _row_columns)
             .order_by(School.region_code, School.code)
             .offset((page - 1) * size).limit(size))
-    return _rows(conn, conn.execute(stmt))
+    return _rows(conn, conn.execute(stmt), path_root)
 
 
 def iter_schools(conn: Connection, region_code: str, filters: SchoolFilters,
-                 batch: int = EXPORT_BATCH) -> Iterator[SchoolRow]:
+                 batch: int = EXPORT_BATCH, path_root: str | None = None) -> Iterator[SchoolRow]:
     """Every matching school in list order, read in keyset batches (for downloads)."""
     after: tuple[str, str] | None = None
     while True:
@@ -261,7 +269,7 @@ def iter_schools(conn: Connection, region_code: str, filters: SchoolFilters,
             stmt = stmt.where(or_(School.region_code > after[0],
                                   and_(School.region_code == after[0], School.code > after[1])))
         rows = _rows(conn, conn.execute(stmt.order_by(School.region_code, School.code)
-                                        .limit(batch)))
+                                        .limit(batch)), path_root)
         yield from rows
         if len(rows) < batch:
             return
@@ -276,18 +284,19 @@ def get_school(conn: Connection, scope: Scope, code: object) -> SchoolRow:
             .outerjoin(admin, admin.c.school_code == School.code)
             .outerjoin(User, User.id == admin.c.user_id)
             .where(School.code == code))
-    return _rows(conn, conn.execute(stmt))[0]
+    return _rows(conn, conn.execute(stmt), scope.region_code)[0]
 
 
 def regions_in_scope(conn: Connection, scope: Scope, limit: int = 5000) -> list[tuple[str, str]]:
-    """(code, path) of every region of the scope's subtree, the scope's own first: where a
-    new school may be attached (§1.1: a school hangs at any level)."""
+    """(code, path from the scope's region) of every region of the scope's subtree in tree
+    order, the scope's own first: where a new school may be attached (§1.1: a school hangs
+    at any level)."""
     _region_scope(scope)
     codes = conn.scalars(
         select(RegionClosure.descendant_code)
         .where(RegionClosure.ancestor_code == scope.region_code)
         .order_by(RegionClosure.depth, RegionClosure.descendant_code).limit(limit))
-    return _tree_ordered(conn, codes)
+    return _tree_ordered(conn, codes, scope.region_code)
 
 
 # --------------------------------------------------------------------------- changes
@@ -512,7 +521,8 @@ def _below(conn: Connection, scope: Scope, region_code: str) -> bool:
 
 def transfer_targets(conn: Connection, scope: Scope, code: object,
                      limit: int = 5000) -> list[tuple[str, str]]:
-    """(code, path) of the regions the school may be moved to; [] when it may not move."""
+    """(code, path from the scope's region) of the regions the school may be moved to, in
+    tree order; [] when it may not move."""
     code = authorize_school(conn, scope, code)
     if not may_transfer(conn, scope):
         return []
@@ -524,7 +534,7 @@ def transfer_targets(conn: Connection, scope: Scope, code: object,
         .where(RegionClosure.ancestor_code == scope.region_code, RegionClosure.depth > 0)
         .order_by(RegionClosure.depth, RegionClosure.descendant_code).limit(limit))
         if c != current]
-    return _tree_ordered(conn, codes)
+    return _tree_ordered(conn, codes, scope.region_code)
 
 
 def move_school(conn: Connection, scope: Scope, code: object, target: object, *,

@@ -91,6 +91,8 @@ def test_list_is_the_scope_subtree_without_deleted_schools(engine, world):
 def test_rows_carry_path_activation_admin_name_and_masked_phone(engine, world):
     with engine.connect() as conn:
         rows = {r.code: r for r in schools.list_schools(conn, "350322", F)}
+        rooted = schools.list_schools(conn, "350322", F, path_root="350300")
+        assert {r.region_path for r in rooted} == {"莆田市/仙游县"}
     first = rows["S-XY-1"]
     assert first.values() == ["仙游县第一中学", "S-XY-1", "福建省/莆田市/仙游县", "学校", "城区",
                               "已激活", "郑晓峰", "139****5678"]
@@ -180,10 +182,11 @@ def test_a_school_outside_the_scope_cannot_be_read(engine, world):
 
 def test_regions_in_scope_are_where_a_school_may_be_added(engine, world):
     with engine.connect() as conn:
-        assert schools.regions_in_scope(conn, world["xianyou"]) == [
-            ("350322", "福建省/莆田市/仙游县")]
+        assert schools.regions_in_scope(conn, world["xianyou"]) == [("350322", "仙游县")]
         putian = schools.regions_in_scope(conn, world["putian"])
-        assert putian[0] == ("350300", "福建省/莆田市")
+        assert putian[:3] == [("350300", "莆田市"), ("350302", "莆田市/城厢区"),
+                              ("350303", "莆田市/涵江区")]
+        assert putian[-1] == ("Z3503001", "莆田市/北岸经济开发区")
         assert {c for c, _ in putian} == {"350300", "350302", "350303", "350304", "350305",
                                           "350322", "Z3503001"}
         with pytest.raises(ScopeDenied):
@@ -489,7 +492,7 @@ def test_a_city_admin_moves_a_school_between_its_counties(engine, world):
     with engine.begin() as conn:
         targets = schools.transfer_targets(conn, world["putian"], "S-XY-1")
         assert [c for c, _ in targets] == ["350302", "350303", "350304", "350305", "Z3503001"]
-        assert dict(targets)["350304"] == "福建省/莆田市/荔城区"
+        assert dict(targets)["350304"] == "莆田市/荔城区"
         change = schools.move_school(conn, world["putian"], "S-XY-1", "350304", actor="pu***an",
                                      now=NOW)
     assert change.binding_id == world["school"].binding_id
