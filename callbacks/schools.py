@@ -59,7 +59,8 @@ def region_options(_load, requested):
         regions = schools.regions_in_scope(conn, scope)
     opts = [{"label": path, "value": code} for code, path in regions]
     known = {code for code, _ in regions}
-    return opts, requested if requested in known else scope.region_code, opts
+    chosen = requested if isinstance(requested, str) and requested in known else None
+    return opts, chosen or scope.region_code, opts
 
 
 def _filters(region, kind, urban, activated, q):
