@@ -1,27 +1,24 @@
-/* 按学员查看 导出: ask the server; it answers with a download URL (up to 20,000 rows) or
-   starts a background job whose file then appears in 导出管理. */
+/* 导出 of a table that may be large: send its stable download URL (built by the server,
+   `data_access.download_tables.url_for`) to POST /export/jobs; the server checks the scope and
+   answers with the URL to download at once (up to 20,000 rows) or starts a background job
+   whose file then appears in 导出管理. Any download table's buttons can use it. */
 window.dash_clientside = window.dash_clientside || {};
 window.dash_clientside.yanxiu = Object.assign({}, window.dash_clientside.yanxiu, {
-    requestExport: function (nCsv, nXlsx, state) {
+    requestExport: function (nCsv, nXlsx, urls) {
       var ctx = window.dash_clientside.callback_context;
-      if (!ctx.triggered_id || !state) {
+      if (!ctx.triggered_id || !urls) {
         return window.dash_clientside.no_update;
       }
-      var format = ctx.triggered_id === "st-export-job-xlsx" ? "xlsx" : "csv";
+      var format = /xlsx$/.test(ctx.triggered_id) ? "xlsx" : "csv";
+      if (!urls[format]) {
+        return window.dash_clientside.no_update;
+      }
       var match = document.cookie.match(/(?:^|; )_csrf_token=([^;]*)/);
-      var body = {
-        table: "teachers", format: format, training: state.training || "",
-        // A school picked in the table narrows the list to that school (the server checks it
-        // lies inside the caller's scope).
-        region: state.school ? "" : (state.region || ""), school: state.school || "",
-        stage: state.stage || "", subject: state.subject || "",
-        q: state.q || "", uncertified: state.uncertified || "include"
-      };
       return fetch("/export/jobs", {
         method: "POST", credentials: "same-origin",
         headers: {"Content-Type": "application/json",
                   "X-CSRFToken": match ? decodeURIComponent(match[1]) : ""},
-        body: JSON.stringify(body)
+        body: JSON.stringify({url: urls[format]})
       }).then(function (r) {
         return r.json().catch(function () { return {}; }).then(function (j) {
           if (j.mode === "inline") { window.location.assign(j.url); return ""; }

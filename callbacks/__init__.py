@@ -1,14 +1,19 @@
 """Dash callbacks: thin glue between the URL/controls, the scope guard and data_access.
 
 Callbacks are declared with this package's `callback` decorator and attached to an app by
-`register_callbacks(app)`, so that every app built by the factory (one per test) gets them,
-and so that every callback — including ones added later — runs behind the login/scope guard.
+`register_callbacks(app, modules)`, so that every app built by the factory (one per test) gets
+them, and so that every callback — including ones added later — runs behind the login/scope
+guard. The modules are named by the screen list (`dashboard.screens.callback_modules()`): a
+screen names the module of its controls, and a test fails for a module here that no screen
+names.
 """
 
 from __future__ import annotations
 
 import functools
-from typing import Callable
+import importlib
+import pkgutil
+from typing import Callable, Iterable
 
 from dash.exceptions import PreventUpdate
 
@@ -36,14 +41,46 @@ def _guarded(fn: Callable) -> Callable:
     return wrapper
 
 
-def register_callbacks(app) -> None:
-    from . import (  # noqa: F401  (importing fills the registry)
-        admin_pages,
-        exports_page,
-        shell,
-        training_list,
-        training_stats,
-    )
+def module_names() -> list[str]:
+    """Every callbacks module of this package."""
+    return sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
 
+
+def declared_in(name: str) -> list[Callable]:
+    """The callbacks a module declares (importing it fills the registry)."""
+    module = importlib.import_module(f"{__name__}.{name}")
+    return [fn for _, _, fn in _REGISTRY if fn.__module__ == module.__name__]
+
+
+def component_ids(name: str) -> set[str]:
+    """The component ids a module's callbacks read or write (a pattern id by its `type`)."""
+    module = importlib.import_module(f"{__name__}.{name}").__name__
+    ids: set[str] = set()
     for args, kwargs, fn in _REGISTRY:
-        app.callback(*args, **kwargs)(_guarded(fn))
+        if fn.__module__ != module:
+            continue
+        for dep in _dependencies([*args, *kwargs.values()]):
+            cid = dep.component_id
+            cid = cid.get("type", "") if isinstance(cid, dict) else cid
+            ids.add(str(getattr(cid, "value", cid)))
+    return ids
+
+
+def _dependencies(values) -> Iterable:
+    from dash.dependencies import DashDependency
+
+    for v in values:
+        if isinstance(v, DashDependency):
+            yield v
+        elif isinstance(v, (list, tuple)):
+            yield from _dependencies(v)
+
+
+def register_callbacks(app, modules: Iterable[str]) -> None:
+    """Attach the callbacks of the named modules, each behind the scope guard."""
+    wanted = set()
+    for name in modules:
+        wanted.add(importlib.import_module(f"{__name__}.{name}").__name__)
+    for args, kwargs, fn in _REGISTRY:
+        if fn.__module__ in wanted:
+            app.callback(*args, **kwargs)(_guarded(fn))

@@ -10,6 +10,7 @@ from data_access import admins, audit, codes
 from data_access.privacy import mask_account, mask_phone, person_label
 from data_access.regions import children, get_region, school_name
 from data_access.vocab import ROLE_LABELS, ROLE_REGION_SUPER, ROLE_REGION_TRAINING, ROLE_SCHOOL_ADMIN
+from data_access.rules import is_region_admin
 from data_access.scope import valid_id
 from dashboard.access import read, require_scope, write
 from dashboard.security import client_ip
@@ -28,7 +29,7 @@ CLI_GRANTED = "—（平台授权）"
           Input(Codes.ROLE, "value"), Input(Codes.TARGET, "search_value"))
 def code_targets(role, search):
     scope = require_scope()
-    if scope.is_school:
+    if not is_region_admin(scope):
         raise PreventUpdate
     with read() as conn:
         if role == ROLE_REGION_TRAINING and scope.role == ROLE_REGION_SUPER:
@@ -91,7 +92,7 @@ def view_error(text: str):
 @callback(Output(Codes.GRID, "rowData"), Input(Codes.RELOAD, "data"))
 def code_rows(_reload):
     scope = require_scope()
-    if scope.is_school:
+    if not is_region_admin(scope):
         raise PreventUpdate
     with read() as conn:
         rows = codes.codes_in_scope(conn, scope)
@@ -134,7 +135,7 @@ def revoke_code(cell, reload):
 @callback(Output(Admins.GRID, "rowData"), Input(Admins.RELOAD, "data"))
 def admin_rows(_reload):
     scope = require_scope()
-    if scope.is_school:
+    if not is_region_admin(scope):
         raise PreventUpdate
     with read() as conn:
         rows = admins.admins_in_scope(conn, scope)
@@ -190,7 +191,7 @@ def view_error_ok(text: str):
 @callback(Output(Audit.GRID, "rowData"), Input(Audit.LOAD, "data"))
 def audit_rows(_load):
     scope = require_scope()
-    if scope.is_school:
+    if not is_region_admin(scope):
         raise PreventUpdate
     with read() as conn:
         rows = audit.entries_in_scope(conn, scope.region_code)

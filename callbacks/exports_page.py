@@ -5,7 +5,7 @@ from __future__ import annotations
 from dash import Input, Output
 from flask_login import current_user
 
-from data_access.jobs import jobs_for_user
+from data_access.export_jobs import jobs_for_user
 from data_access.metrics import integer, percent
 from dashboard.access import read, require_scope
 from layouts.exports_page import size_text

@@ -17,6 +17,7 @@ from flask_login import current_user
 
 from data_access import audit
 from data_access import regions as region_tree
+from data_access.download_tables import FORMATS, url_for
 from data_access.privacy import mask_account
 from data_access.refresh import current_snapshot
 from data_access.scope import (
@@ -39,7 +40,7 @@ from data_access.stats import (
     school_overview,
     school_subject_series,
 )
-from data_access.teachers import (
+from data_access.participants import (
     PAGE_SIZES,
     TeacherFilters,
     TeacherScope,
@@ -111,6 +112,16 @@ def _audit_denied(scope, state) -> None:
                              "school": (state.get("school") or "")[:40]})
 
 
+def _download_args(training, region, school, state) -> dict[str, str]:
+    """The request of the downloads of what the page shows (already authorized); the URL
+    itself is built by `download_tables.url_for`, like every download URL."""
+    return {"training_code": training.code,
+            "region": region.code if region is not None and school is None else "",
+            "school": school or "", "stage": state.get("stage") or "",
+            "subject": state.get("subject") or "", "q": state.get("q") or "",
+            "uncertified": state.get("uncertified") or "include"}
+
+
 def _where(scope, region, school) -> TeacherScope:
     if scope.is_school:
         return TeacherScope(school_code=scope.school_code)
@@ -171,8 +182,8 @@ def render_region_view(raw_state):
     hrefs = ("", "")  # a school has no region table (its teacher list has its own buttons)
     if region is not None:
         clean = {**state, "training": training.code, "region": region.code}
-        hrefs = (view.export_href(clean, "regions", "csv"),
-                 view.export_href(clean, "regions", "xlsx"))
+        args = _download_args(training, region, None, clean)
+        hrefs = (url_for("regions", args, "csv"), url_for("regions", args, "xlsx"))
     return (view.header(training.name, training.status(), training.period, updated), None,
             SHOWN, view.cards(cards), rows, pinned, view.region_grid_options(len(rows)),
             points, *hrefs)
@@ -252,6 +263,7 @@ def render_chart(raw_points, chosen, url_hash):
     Output(ids.PAGER, "max_value"),
     Output(ids.SCHOOL_FILTER, "children"),
     Output(ids.SCHOOL_FILTER_BOX, "style"),
+    Output(ids.TEACHER_EXPORT_URLS, "data"),
     Input(ids.TEACHER_STATE, "data"),
 )
 def render_teacher_view(raw_state):
@@ -262,12 +274,14 @@ def render_teacher_view(raw_state):
     with read() as conn:
         authorized, error = _authorized(conn, scope, state)
         if error:
-            return [], "", 1, *view.school_filter(None)
+            return [], "", 1, *view.school_filter(None), None
         training, region, school = authorized
+        args = _download_args(training, region, school, state)
+        urls = {fmt: url_for("teachers", args, fmt) for fmt in FORMATS}
         school_label = region_tree.school_name(conn, school) if school else None
         snap = current_snapshot(conn)
         if snap is None:
-            return [], "暂无数据", 1, *view.school_filter(school_label)
+            return [], "暂无数据", 1, *view.school_filter(school_label), urls
         where = _where(scope, region, school)
         f = TeacherFilters(filters_of(state), state["q"])
         if f.name:
@@ -285,7 +299,7 @@ def render_teacher_view(raw_state):
                 "school": r.school, "region_path": r.region_path, "stage": r.stage,
                 "subject": r.subject, "hours": r.hours, "duration": r.duration} for r in rows]
     return (records, f"当前第 {page} 页/共 {pages} 页, 共有 {total} 条记录", pages,
-            *view.school_filter(school_label))
+            *view.school_filter(school_label), urls)
 
 
 def _jump_target(jump) -> int | None:

@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 from data_access.db import make_engine
 from layouts.ids import Stats
 
-from . import auth, errors, exports, pages
+from . import auth, downloads, errors, pages
 from .input_guard import reject_hostile_input
 from .access import current_scope
 from .security import CSRF_COOKIE, content_security_policy, csrf_token, csrf_valid, no_store
@@ -59,7 +59,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     auth.login_manager.init_app(server)
     server.register_blueprint(auth.bp)
-    server.register_blueprint(exports.bp)
+    server.register_blueprint(downloads.bp)
 
     app = dash.Dash(
         __name__,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import sys
 import time
 import unicodedata
@@ -232,7 +233,7 @@ def code_issue(role: str, scope_code: str, days: int) -> None:
 @click.option("--export-dir", type=click.Path(file_okay=False), default=None)
 def export_run(job_id: int, export_dir: str | None) -> None:
     """Write one background export (started by the web app; not for interactive use)."""
-    from data_access.jobs import purge_expired, run_job
+    from data_access.export_jobs import purge_expired, run_job
 
     if hasattr(os, "nice"):
         try:
@@ -264,7 +265,7 @@ def exports() -> None:
 @click.option("--export-dir", type=click.Path(file_okay=False), default=None)
 def exports_purge(export_dir: str | None) -> None:
     """Delete expired export files (kept 7 days) and stray files; run it daily from cron."""
-    from data_access.jobs import purge_expired
+    from data_access.export_jobs import purge_expired
 
     settings = _settings()
     folder = Path(export_dir) if export_dir else settings.export_dir
@@ -398,8 +399,12 @@ def _build_demo(settings: Settings, folder: Path, scale: str) -> None:
             accounts.grant(conn, uid, u.role, scope)
     engine.dispose()
     # Only a complete database takes the final name, so an interrupted first run starts over.
-    tmp_db.rename(folder / "yanxiu-demo.db")
-    for suffix in ("-wal", "-shm"):
+    # Its snapshot files (data_access/snapshot_store.py) follow it.
+    final = folder / "yanxiu-demo.db"
+    shutil.rmtree(f"{final}.snapshots", ignore_errors=True)
+    Path(f"{tmp_db}.snapshots").rename(f"{final}.snapshots")
+    tmp_db.rename(final)
+    for suffix in ("-wal", "-shm", ".refresh-lock"):
         Path(f"{tmp_db}{suffix}").unlink(missing_ok=True)
 
 

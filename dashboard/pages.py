@@ -1,86 +1,47 @@
-"""Page registration, the per-user shell and the role menus (SPEC §3)."""
+"""Page registration, the per-user shell and the role menus, all from the screen list
+(`dashboard/screens.py`, SPEC §3)."""
 
 from __future__ import annotations
 
 import dash
-from dash.exceptions import PreventUpdate
 from flask_login import current_user
 
 from callbacks import register_callbacks
 from data_access.accounts import active_bindings
-from data_access.vocab import ROLE_LABELS, ROLE_SCHOOL_ADMIN
-from layouts import admin_pages, exports_page, shell, training_list, training_stats
+from data_access.rules import REGION_ROLES, SCHOOL_ROLES
+from data_access.vocab import ROLE_LABELS
+from layouts import shell
 from layouts.ids import Shell, Stats
 from layouts.shell import MenuEntry, ScopeOption
 
+from . import screens
+from .screens import Screen, screen_for
 from .access import current_scope, read
 from .security import csrf_token
 
-# Only screens that exist are listed; the order follows SPEC §3.
-REGION_MENU = [
-    MenuEntry("教师研修", "/", "专项管理"),
-    MenuEntry("权限码管理", "/codes", "基本管理"),
-    MenuEntry("管理员列表", "/admins", "基本管理"),
-    MenuEntry("操作日志", "/audit", "基本管理"),
-    MenuEntry("导出管理", "/exports", "基本管理"),
-    MenuEntry("权限绑定", "/bind", "基本管理", reload=True),
-]
-SCHOOL_MENU = [
-    MenuEntry("培训统计", "/", "教师研修"),
-    MenuEntry("导出管理", "/exports", "基本管理"),
-    MenuEntry("权限绑定", "/bind", "基本管理", reload=True),
-]
+NO_BINDING = ("暂无管理权限", "您的账号还没有绑定管理权限，请联系上级管理员获取权限码。")
+DENIED_TEXT = {frozenset(REGION_ROLES): "该功能仅对区域管理员开放。",
+               frozenset(SCHOOL_ROLES): "该功能仅对学校管理员开放。"}
 
 
 def menu_for(role: str | None) -> list[MenuEntry]:
-    if role is None:
-        return []
-    return SCHOOL_MENU if role == ROLE_SCHOOL_ADMIN else REGION_MENU
+    return screens.menu_for(role)
 
 
-def _home(**_query):
-    scope = current_scope()
-    if scope is None:
-        return shell.notice("暂无管理权限",
-                            "您的账号还没有绑定管理权限，请联系上级管理员获取权限码。")
-    return training_list.page("培训列表")
-
-
-def _training(**params):
-    # Dash passes the path variable, the URL's parameters and the router's State together;
-    # none of them is trusted (a URL may even name `page_state`).
-    scope = current_scope()
-    if scope is None:
-        return shell.notice("暂无管理权限", "您的账号还没有绑定管理权限。")
-    code = params.get("training_code")
-    code = code if isinstance(code, str) else ""
-    shown = params.get("page_state")
-    # The page's own controls already show the state this URL names (they changed it): keep
-    # the page and let its stores drive the callbacks, instead of rebuilding every component.
-    state = training_stats.page_state(code, scope.is_school, params)
-    if isinstance(shown, dict) and training_stats.clean_state(shown) == state:
-        raise PreventUpdate
-    return training_stats.page(code, scope.is_school, params)
-
-
-def _region_only(build):
-    def layout(**_query):
+def guarded_layout(path_screens: list[Screen]):
+    """The page of a path: the screen of the active role, a notice for everybody else
+    (deny by default: a role no screen of the path names sees no data)."""
+    def layout(**params):
         scope = current_scope()
-        if scope is None or scope.is_school:
-            return shell.notice("无权访问", "该功能仅对区域管理员开放。")
-        return build(scope)
+        if scope is None:
+            return shell.notice(*NO_BINDING)
+        screen = screen_for(path_screens, scope.role)
+        if screen is None:
+            roles = frozenset().union(*(s.roles for s in path_screens))
+            return shell.notice("无权访问", DENIED_TEXT.get(roles, "您当前的管理权限无法访问该功能。"))
+        return screen.layout(scope, **params)
 
     return layout
-
-
-def _codes_page(scope):
-    return admin_pages.codes_page(admin_pages.role_options(scope.role))
-
-
-def _exports(**_query):
-    if current_scope() is None:
-        return shell.notice("暂无管理权限", "您的账号还没有绑定管理权限。")
-    return exports_page.page()
 
 
 def _not_found(**_query):
@@ -107,23 +68,14 @@ def shell_layout():
 
 
 def register(app: dash.Dash) -> None:
-    dash.register_page("yanxiu.home", path="/", name="培训列表", title="研修管理工作台",
-                       layout=_home)
-    dash.register_page("yanxiu.training", path_template="/training/<training_code>",
-                       name="统计详情", title="统计详情 · 研修管理工作台", layout=_training)
-    dash.register_page("yanxiu.codes", path="/codes", name="权限码管理",
-                       title="权限码管理 · 研修管理工作台", layout=_region_only(_codes_page))
-    dash.register_page("yanxiu.admins", path="/admins", name="管理员列表",
-                       title="管理员列表 · 研修管理工作台",
-                       layout=_region_only(lambda _s: admin_pages.admins_page()))
-    dash.register_page("yanxiu.audit", path="/audit", name="操作日志",
-                       title="操作日志 · 研修管理工作台",
-                       layout=_region_only(lambda _s: admin_pages.audit_page()))
-    dash.register_page("yanxiu.exports", path="/exports", name="导出管理",
-                       title="导出管理 · 研修管理工作台", layout=_exports)
+    for path, path_screens in screens.screens_by_path().items():
+        first = path_screens[0]
+        where = {"path_template": path} if "<" in path else {"path": path}
+        dash.register_page(f"yanxiu.{first.key}", name=first.title, title=first.tab_title,
+                           layout=guarded_layout(path_screens), **where)
     dash.register_page("yanxiu.not_found_404", path="/404", name="页面不存在", layout=_not_found)
     app.layout = shell_layout
-    register_callbacks(app)
+    register_callbacks(app, screens.callback_modules())
     # Switching 按区域查看 / 按学员查看 shows the other panel at once; the data follow from
     # the stores (callbacks.training_stats.navigate).
     app.clientside_callback(
@@ -149,7 +101,7 @@ def register(app: dash.Dash) -> None:
         dash.Output(Stats.EXPORT_MESSAGE, "children"),
         dash.Input(Stats.EXPORT_JOB_CSV, "n_clicks"),
         dash.Input(Stats.EXPORT_JOB_XLSX, "n_clicks"),
-        dash.State(Stats.STATE, "data"),
+        dash.State(Stats.TEACHER_EXPORT_URLS, "data"),
         prevent_initial_call=True,
     )
 

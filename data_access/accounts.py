@@ -10,6 +10,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .models import Binding, Region, School, User, WebSession
+from .rules import school_has_admin
 from .vocab import ROLE_SCHOOL_ADMIN, ROLES
 
 # A hash computed once so that a login for an unknown account costs the same as a wrong
@@ -119,14 +120,7 @@ def grant(
             select(School.code).where(School.code == scope_code, School.deleted_at.is_(None))
         ) is None:
             raise AccountError(f"unknown school {scope_code}")
-        taken = conn.scalar(
-            select(Binding.id).where(
-                Binding.school_code == scope_code,
-                Binding.role == ROLE_SCHOOL_ADMIN,
-                Binding.removed_at.is_(None),
-            )
-        )
-        if taken is not None:
+        if school_has_admin(conn, scope_code):
             raise AccountError("该学校已有学校管理员")
         school_code = scope_code
     else:

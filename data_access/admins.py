@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, and_, func, or_, select, update
+from sqlalchemy import Connection, func, or_, select, update
 
-from .codes import administers
-from .models import Binding, Region, RegionClosure, School, User
+from .models import Binding, Region, School, User
+from .rules import administers, in_subtree
 from .scope import Scope
 from .vocab import ROLE_SCHOOL_ADMIN
 
@@ -37,8 +37,6 @@ def _target_region(role: str, region_code: str | None, school_region: str | None
 
 
 def admins_in_scope(conn: Connection, scope: Scope, limit: int = 2000) -> list[AdminRow]:
-    rc = RegionClosure.__table__.alias("rc")
-    sc = RegionClosure.__table__.alias("sc")
     stmt = (
         select(Binding.id, func.coalesce(Binding.contact_name, User.name).label("name"),
                User.account, Binding.role, Binding.region_code, Binding.school_code,
@@ -49,12 +47,9 @@ def admins_in_scope(conn: Connection, scope: Scope, limit: int = 2000) -> list[A
         .join(User, User.id == Binding.user_id)
         .outerjoin(Region, Region.code == Binding.region_code)
         .outerjoin(School, School.code == Binding.school_code)
-        .outerjoin(rc, and_(rc.c.descendant_code == Binding.region_code,
-                            rc.c.ancestor_code == scope.region_code))
-        .outerjoin(sc, and_(sc.c.descendant_code == School.region_code,
-                            sc.c.ancestor_code == scope.region_code))
         .where(Binding.removed_at.is_(None))
-        .where(or_(rc.c.ancestor_code.is_not(None), sc.c.ancestor_code.is_not(None)))
+        .where(or_(in_subtree(scope.region_code, Binding.region_code),
+                   in_subtree(scope.region_code, School.region_code)))
         .order_by(Binding.region_code.is_(None), Binding.region_code, Binding.school_code,
                   Binding.id)
         .limit(limit)

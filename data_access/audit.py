@@ -12,21 +12,20 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Connection, and_, insert, or_, select
+from sqlalchemy import Connection, insert, or_, select
 
-from .export_tables import TABLE_LABELS
 from .metrics import integer
 from .models import (
     AuditLog,
     Binding,
     PermissionCode,
     Region,
-    RegionClosure,
     School,
     Training,
     User,
 )
 from .privacy import person_label
+from .rules import in_subtree
 from .vocab import ROLE_LABELS
 
 
@@ -82,7 +81,13 @@ OUTCOME_LABELS = {"ok": "成功", "failed": "失败", "denied": "拒绝", "limit
 CLI_ACTOR = "cli"
 CLI_LABEL = "平台运维（命令行）"
 
-EXPORT_TABLE_LABELS = {**TABLE_LABELS, "audit": "操作日志"}
+def export_table_labels() -> dict[str, str]:
+    """按区域查看 …: the label of every download table, by the name the log stores."""
+    from .download_tables import TABLES  # the tables read this module's columns
+
+    return {name: table.label for name, table in TABLES.items()}
+
+
 DENIED_REASONS = {
     "no region scope": "当前管理身份不能导出该表",
     "region outside scope": "请求的区域不在管理范围内",
@@ -281,7 +286,7 @@ def _rest(detail: dict, names: Names) -> list[str]:
         elif key == "role":
             parts.append(f"角色：{_role(value)}")
         elif key == "table":
-            parts.append(f"表：{_get(EXPORT_TABLE_LABELS, value) or _text(value)}")
+            parts.append(f"表：{_get(export_table_labels(), value) or _text(value)}")
         elif key == "job_id":
             parts.append(f"后台任务 #{_text(value)}")
         else:
@@ -298,7 +303,7 @@ def _export_parts(detail: dict, names: Names) -> list[str]:
     table = detail.pop("table", None)
     fmt = detail.pop("format", None)
     rows = detail.pop("rows", None)
-    parts = [f"「{_get(EXPORT_TABLE_LABELS, table) or _text(table)}」{_text(fmt).upper()}"]
+    parts = [f"「{_get(export_table_labels(), table) or _text(table)}」{_text(fmt).upper()}"]
     if isinstance(rows, int) and not isinstance(rows, bool):
         parts.append(f"{integer(rows)} 行")
     if "training" in detail:
@@ -375,7 +380,7 @@ def describe(action: str, outcome: str, detail: dict, names: Names, scope_name: 
                 parts.append(f"{label}：{lookup(value)}")
         if "table" in d:
             table = d.pop("table")
-            parts.append(f"表：{_get(EXPORT_TABLE_LABELS, table) or _text(table)}")
+            parts.append(f"表：{_get(export_table_labels(), table) or _text(table)}")
         if d.get("training"):
             parts.append(f"培训：{names.training(d.pop('training'))}")
         d.pop("training", None)
@@ -472,19 +477,14 @@ def _parse(text: str | None) -> dict:
 
 def entries_in_scope(conn: Connection, region_code: str, limit: int = 1000) -> list[AuditRow]:
     """Audit entries about the region's subtree (its regions and their schools), newest first."""
-    rc = RegionClosure.__table__.alias("rc")
-    sc = RegionClosure.__table__.alias("sc")
     stmt = (
         select(AuditLog.at, AuditLog.user_id, AuditLog.actor, AuditLog.action,
                Region.name.label("region_name"), School.name.label("school_name"),
                AuditLog.detail, AuditLog.outcome)
         .outerjoin(Region, Region.code == AuditLog.scope_region)
         .outerjoin(School, School.code == AuditLog.scope_school)
-        .outerjoin(rc, and_(rc.c.descendant_code == AuditLog.scope_region,
-                            rc.c.ancestor_code == region_code))
-        .outerjoin(sc, and_(sc.c.descendant_code == School.region_code,
-                            sc.c.ancestor_code == region_code))
-        .where(or_(rc.c.ancestor_code.is_not(None), sc.c.ancestor_code.is_not(None)))
+        .where(or_(in_subtree(region_code, AuditLog.scope_region),
+                   in_subtree(region_code, School.region_code)))
         .order_by(AuditLog.at.desc(), AuditLog.id.desc())
         .limit(limit)
     )

@@ -14,14 +14,15 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .accounts import AccountError, grant
-from .models import Binding, PermissionCode, Region, RegionClosure, School, User
-from .regions import get_region, is_within
+from .models import Binding, PermissionCode, Region, School, User
+from .regions import get_region
+from .rules import administers, in_subtree, is_region_admin, school_admin_bound, school_has_admin
 from .scope import Scope
-from .vocab import ROLE_REGION_SUPER, ROLE_REGION_TRAINING, ROLE_SCHOOL_ADMIN, ROLES
+from .vocab import ROLE_REGION_SUPER, ROLE_SCHOOL_ADMIN, ROLES
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base 32
 GROUPS, GROUP_LEN = 7, 4
@@ -51,30 +52,6 @@ def code_hash(code: str) -> str:
 # --------------------------------------------------------------------------- the §3 rule
 
 
-def administers(conn: Connection, scope: Scope | None, role: str,
-                target_region: str | None) -> bool:
-    """SPEC §3's table: whether `scope` (None = the platform operator) administers the
-    bindings of `role` over a target lying in `target_region` (the region itself for region
-    roles, the school's region for 学校管理员).
-
-    The one rule behind issuing a code, revoking one and removing an admin: whoever may
-    create a binding may cancel it, and nobody else."""
-    if role not in ROLES or target_region is None:
-        return False
-    if scope is None:
-        return True
-    if scope.is_school or scope.region_code is None:
-        return False
-    if role == ROLE_SCHOOL_ADMIN:
-        return is_within(conn, scope.region_code, target_region)
-    if scope.role != ROLE_REGION_SUPER:
-        return False
-    if role == ROLE_REGION_TRAINING:
-        return target_region == scope.region_code
-    parent = conn.scalar(select(Region.parent_code).where(Region.code == target_region))
-    return parent is not None and parent == scope.region_code
-
-
 def may_issue(conn: Connection, issuer: Scope | None, role: str, target: str) -> None:
     """Raise CodeError unless `issuer` (None = platform operator) may issue `role` for
     `target` (a region code, or a school code for school_admin): the §3 rule, plus one
@@ -97,19 +74,9 @@ def may_issue(conn: Connection, issuer: Scope | None, role: str, target: str) ->
         raise CodeError("区域不存在")
     if administers(conn, issuer, role, target):
         return
-    if issuer.role != ROLE_REGION_SUPER:
+    if not is_region_admin(issuer) or issuer.role != ROLE_REGION_SUPER:
         raise CodeError("只有区域超级管理员可以生成区域管理员权限码")
     raise CodeError("超级管理员只能生成本级专项管理员和直属下一级区域超级管理员的权限码")
-
-
-def school_has_admin(conn: Connection, school_code: str) -> bool:
-    return conn.scalar(
-        select(Binding.id).where(
-            Binding.school_code == school_code,
-            Binding.role == ROLE_SCHOOL_ADMIN,
-            Binding.removed_at.is_(None),
-        )
-    ) is not None
 
 
 def _open_code_exists(conn: Connection, role: str, school_code: str) -> bool:
@@ -267,8 +234,6 @@ def codes_in_scope(conn: Connection, scope: Scope, now: datetime | None = None,
                    limit: int = 500) -> list[CodeRow]:
     """Codes whose target lies in the scope's subtree, newest first."""
     now = now or datetime.now()
-    region_target = RegionClosure.__table__.alias("rc")
-    school_region = RegionClosure.__table__.alias("sc")
     redeemer = Binding.__table__.alias("rb")
     stmt = (
         select(PermissionCode.id, PermissionCode.hint, PermissionCode.role,
@@ -283,12 +248,8 @@ def codes_in_scope(conn: Connection, scope: Scope, now: datetime | None = None,
         .outerjoin(School, School.code == PermissionCode.school_code)
         .outerjoin(User, User.id == PermissionCode.redeemed_by)
         .outerjoin(redeemer, redeemer.c.code_id == PermissionCode.id)
-        .outerjoin(region_target, and_(region_target.c.descendant_code == PermissionCode.region_code,
-                                       region_target.c.ancestor_code == scope.region_code))
-        .outerjoin(school_region, and_(school_region.c.descendant_code == School.region_code,
-                                       school_region.c.ancestor_code == scope.region_code))
-        .where(or_(region_target.c.ancestor_code.is_not(None),
-                   school_region.c.ancestor_code.is_not(None)))
+        .where(or_(in_subtree(scope.region_code, PermissionCode.region_code),
+                   in_subtree(scope.region_code, School.region_code)))
         .order_by(PermissionCode.issued_at.desc(), PermissionCode.id.desc())
         .limit(limit)
     )
@@ -307,17 +268,10 @@ def codes_in_scope(conn: Connection, scope: Scope, now: datetime | None = None,
 def school_candidates(conn: Connection, region_code: str, query: str = "",
                       limit: int = 50) -> list[tuple[str, str]]:
     """Schools in the region's subtree without a 学校管理员, matching a name/code fragment."""
-    has_admin = (
-        select(Binding.id)
-        .where(Binding.school_code == School.code, Binding.role == ROLE_SCHOOL_ADMIN,
-               Binding.removed_at.is_(None))
-        .exists()
-    )
     stmt = (
         select(School.code, School.name)
-        .join(RegionClosure, and_(RegionClosure.descendant_code == School.region_code,
-                                  RegionClosure.ancestor_code == region_code))
-        .where(School.deleted_at.is_(None), ~has_admin)
+        .where(in_subtree(region_code, School.region_code), School.deleted_at.is_(None),
+               ~school_admin_bound(School.code))
         .order_by(School.name, School.code)
         .limit(limit)
     )

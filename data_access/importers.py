@@ -121,7 +121,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from . import privacy, school_fields, vocab
-from .exports import BOM, guard_row
+from .export_writer import BOM, guard_row
 from .models import Region, School, Teacher, TeacherCount, Training, TrainingRecord
 from .regions import RegionRow, default_kind_for_parent, rebuild_closure
 from .text import code_point, has_control_characters, value_controls, visible

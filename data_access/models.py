@@ -367,7 +367,7 @@ class AggTeacher(Base):
     study_seconds: Mapped[int] = mapped_column(BigInteger)
 
     # Each index ends with the filter columns so that filtering and OFFSET are answered from
-    # the index alone (see data_access/teachers.py).
+    # the index alone (see data_access/participants.py).
     # Only the three levels administrators work at (province, prefecture, county) are indexed:
     # every index costs refresh time, and deeper regions (zones under a county) are small
     # enough to be read through their schools (ix_agg_teacher_school).

@@ -11,10 +11,18 @@ before a switch still reads complete data. Caches must be keyed by the snapshot 
 
 Steps of :func:`refresh`
 ------------------------
-1. A ``snapshots`` row (status ``building``) is inserted and committed, so a killed run leaves
-   a visible trace that the next run cleans up.
-2. In one transaction, every aggregate of the new snapshot is built with
-   ``INSERT … SELECT … GROUP BY`` executed by the database (no record is read into Python):
+0. One refresh runs at a time per database (an advisory lock on PostgreSQL, a ``flock`` next
+   to the SQLite file; the operating system releases either when a run is killed). Under
+   that lock every ``building`` snapshot is a killed run's: it is marked ``failed``, and the
+   rows of every snapshot except the served one and the one before it are dropped. So the
+   leftovers of killed runs never accumulate, whatever step they were killed in.
+1. A ``snapshots`` row (status ``building``) is inserted and committed.
+2. Every aggregate of the new snapshot is built with ``INSERT … SELECT … GROUP BY`` executed
+   by the database (no record is read into Python), in one transaction that sees one state
+   of the base tables. Where the rows go is snapshot_store's business: on PostgreSQL into the
+   shared aggregate tables (REPEATABLE READ; MVCC blocks nobody); on SQLite into a new file
+   of the snapshot's own, written without journal and indexed after the rows are in, so the
+   main file's write lock is never held by the build and logins do not wait for it.
 
    - ``agg_school``: training_records ⋈ teachers ⋈ schools (not deleted) ⋈ trainings, per
      training × school × 学段 × 学科 × certified (认证状态 = 已通过);
@@ -24,32 +32,34 @@ Steps of :func:`refresh`
      ``region_closure`` (every ancestor including the region itself) — equal to rolling up
      ``agg_school``, but over far fewer rows;
    - ``agg_teacher``: one row per participant for the paged per-teacher list, inserted in
-     (training, teacher) order so that most of its index inserts are appends;
+     (training, teacher) order;
    - ``agg_teacher_count``: the effective 专任教师数 per region × 学段 key ('' = all), computed
      in Python over the region list (a few thousand regions): the region's own imported
      figure; else the sum of its child regions' effective figures when every child has one;
      else no row (missing, shown as ``—``).
-3. In one transaction: today's ``agg_history`` rows are replaced (per training × region, the
-   subtree totals over all 学段/学科, once for everyone and once for 已通过 only; a region
-   without any participant in a training has no row, i.e. zero), the
+3. In one short transaction: today's ``agg_history`` rows are replaced (per training ×
+   region, the subtree totals over all 学段/学科, once for everyone and once for 已通过 only; a
+   region without any participant in a training has no row, i.e. zero), the
    ``current_snapshot`` row is switched to the new snapshot, the snapshot is marked ``ready``
    and every other older snapshot except the previous one is marked ``retired`` (or
    ``failed`` for leftovers of killed runs).
-4. In a separate transaction, the rows of those older snapshots are deleted (index range
-   deletes). A failure here does not undo the switch; the next refresh deletes what is left.
+4. The older snapshots are dropped: their files deleted (SQLite) or their rows deleted in
+   batches of one transaction each (PostgreSQL). A failure here does not undo the switch;
+   the next refresh drops what is left (step 0).
 
-If anything in step 2 or 3 fails, the new snapshot's rows are deleted, it is marked
-``failed``, the served snapshot is untouched and :class:`RefreshError` is raised from the
-original exception. A run killed at any point leaves the old snapshot served too: the build
-and the switch are one transaction each, and the next run retires the leftover.
+If anything in step 2 or 3 fails, the new snapshot is marked ``failed`` and dropped, the
+served snapshot is untouched and :class:`RefreshError` is raised from the original
+exception. A run killed at any point leaves the old snapshot served too.
 
-Two refreshes started at the same time cannot switch to a snapshot the other one retired:
-the switch only happens while the snapshot is still ``building`` (checked under the write
-lock), and only snapshots older than the one being switched to are ever retired.
+A snapshot that was retired before it could be switched to (by hand, or by a run that
+wrongly ran beside this one) is never switched to: the switch only happens while the
+snapshot is still ``building`` (checked under the write lock), and only snapshots older than
+the one being switched to are ever retired.
 """
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import time
 from contextlib import contextmanager
@@ -57,6 +67,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Iterator
 
+from sqlalchemy.schema import CreateIndex, CreateTable
 from sqlalchemy import (
     Boolean,
     Connection,
@@ -77,6 +88,7 @@ from sqlalchemy import (
     update,
 )
 
+from . import snapshot_store as store
 from .models import (
     AggHistory,
     AggRegion,
@@ -114,6 +126,11 @@ _SQLITE_BUILD_CACHE_KIB = 262144
 # work_mem of the build transaction on PostgreSQL.
 _POSTGRES_BUILD_WORK_MEM = "64MB"
 
+# Rows per DELETE transaction when PostgreSQL drops a snapshot's rows.
+_POSTGRES_DELETE_BATCH = 50_000
+# pg_advisory_lock key of the refresh ("yanxiu refresh" as a number).
+_REFRESH_LOCK_KEY = 0x79616E7869_7572
+
 _LEVELS = 5  # agg_teacher keeps the codes of the first five levels (l1 … l5)
 
 
@@ -133,13 +150,17 @@ class RefreshResult:
 
 
 def current_snapshot(conn: Connection) -> tuple[int, datetime] | None:
-    """(snapshot_id, finished_at) of the served snapshot; None if no refresh ever finished."""
+    """(snapshot_id, finished_at) of the served snapshot; None if no refresh ever finished
+    (or, on SQLite, its file is gone, e.g. after restoring the database file alone from a
+    backup: the next refresh builds it again)."""
     row = conn.execute(
         select(Snapshot.id, Snapshot.finished_at)
         .join(CurrentSnapshot, CurrentSnapshot.snapshot_id == Snapshot.id)
         .where(CurrentSnapshot.id == 1)
     ).first()
-    return (row[0], row[1]) if row else None
+    if row is None or not store.snapshot_available(conn, row[0]):
+        return None
+    return (row[0], row[1])
 
 
 # --------------------------------------------------------------------------- entry point
@@ -151,39 +172,46 @@ def refresh(engine: Engine, *, now: datetime | None = None) -> RefreshResult:
     ``now`` pins the refresh clock (tests, back-fills): the snapshot starts at ``now``, the
     history rows are written for ``now.date()``, and ``finished_at`` is ``now`` plus the time
     the refresh took. Without it the local wall clock is used.
+
+    One refresh runs at a time per database (a second one waits for the first); so every
+    ``building`` snapshot found at the start is the leftover of a killed run.
     """
     clock = time.perf_counter()
     started_at = now if now is not None else datetime.now()
 
-    try:
-        with engine.begin() as conn:
-            sid = conn.execute(
-                insert(Snapshot)
-                .values(started_at=started_at, status=STATUS_BUILDING)
-                .returning(Snapshot.id)
-            ).scalar_one()
-    except Exception as exc:
-        raise RefreshError(f"refresh could not start: {exc}") from exc
+    with _one_refresh_at_a_time(engine):
+        try:
+            _clean_leftovers(engine)
+        except Exception:  # the leftovers only cost space; the next refresh tries again
+            log.exception("cleaning the leftovers of earlier refreshes failed")
+        try:
+            with engine.begin() as conn:
+                sid = conn.execute(
+                    insert(Snapshot)
+                    .values(started_at=started_at, status=STATUS_BUILDING)
+                    .returning(Snapshot.id)
+                ).scalar_one()
+        except Exception as exc:
+            raise RefreshError(f"refresh could not start: {exc}") from exc
 
-    try:
-        with _build_transaction(engine) as conn:
-            school_rows, region_rows = _build(conn, sid)
-        finished_at = _finish_time(started_at, now, clock)
-        with engine.begin() as conn:
-            previous, trainings = _switch(conn, sid, started_at.date(), finished_at)
-    except RefreshError:
-        _discard(engine, sid)
-        raise
-    except Exception as exc:
-        _discard(engine, sid)
-        raise RefreshError(
-            f"refresh of snapshot {sid} failed; the previous snapshot stays in service: {exc}"
-        ) from exc
+        try:
+            school_rows, region_rows = _build_snapshot(engine, sid)
+            finished_at = _finish_time(started_at, now, clock)
+            with engine.begin() as conn:
+                previous, trainings = _switch(conn, sid, started_at.date(), finished_at)
+        except RefreshError:
+            _discard(engine, sid)
+            raise
+        except Exception as exc:
+            _discard(engine, sid)
+            raise RefreshError(
+                f"refresh of snapshot {sid} failed; the previous snapshot stays in service: {exc}"
+            ) from exc
 
-    try:
-        _purge(engine, keep_from=sid, previous=previous)
-    except Exception:  # the switch is done; the next refresh deletes what is left
-        log.exception("purging old snapshots failed (new snapshot %s is served)", sid)
+        try:
+            _purge(engine, keep_from=sid, previous=previous)
+        except Exception:  # the switch is done; the next refresh deletes what is left
+            log.exception("purging old snapshots failed (new snapshot %s is served)", sid)
 
     return RefreshResult(
         snapshot_id=sid,
@@ -203,10 +231,50 @@ def _finish_time(started_at: datetime, now: datetime | None, clock: float) -> da
 
 
 @contextmanager
+def _one_refresh_at_a_time(engine: Engine) -> Iterator[None]:
+    """Held for the whole refresh; released by the operating system when a run is killed.
+
+    PostgreSQL: a session-level advisory lock (every host of a deployment sees it). SQLite:
+    an exclusive ``flock`` on a file next to the database file (SQLite serves one host)."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _REFRESH_LOCK_KEY})
+            conn.commit()
+            try:
+                yield
+            finally:
+                try:
+                    conn.execute(text("SELECT pg_advisory_unlock(:key)"),
+                                 {"key": _REFRESH_LOCK_KEY})
+                    conn.commit()
+                except Exception:  # closing the connection releases it as well
+                    conn.invalidate()
+        return
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        yield
+        return
+    with open(f"{database}.refresh-lock", "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _build_snapshot(engine: Engine, sid: int) -> tuple[int, int]:
+    """Every aggregate of snapshot ``sid``, committed under status ``building``."""
+    if engine.dialect.name == "sqlite":
+        return _build_sqlite(engine, sid)
+    with _build_transaction(engine) as conn:
+        return _build(conn, sid)
+
+
+@contextmanager
 def _build_transaction(engine: Engine) -> Iterator[Connection]:
     """The build's one transaction. On PostgreSQL it is REPEATABLE READ so that every
-    statement of the build reads the same state of the base tables, as a SQLite transaction
-    does anyway."""
+    statement of the build reads the same state of the base tables (readers and writers are
+    not blocked by it: MVCC)."""
     with engine.connect() as conn:
         if conn.dialect.name == "postgresql":
             conn = conn.execution_options(isolation_level="REPEATABLE READ")
@@ -230,6 +298,36 @@ def _bulk_session(conn: Connection) -> Iterator[None]:
         yield
     finally:
         _pragma_quietly(conn, f"PRAGMA cache_size={int(before)}")
+
+
+def _build_sqlite(engine: Engine, sid: int) -> tuple[int, int]:
+    """SQLite: the snapshot's tables in a new file of their own (see snapshot_store), built
+    in one transaction that writes only that file and reads the base tables of the main
+    file; indexes are created after the rows, the file is synced before the switch."""
+    with engine.connect() as conn:
+        path = store.attach_new(conn, sid)
+        try:
+            conn.exec_driver_sql(f"PRAGMA {store.SCHEMA}.journal_mode=OFF")
+            conn.exec_driver_sql(f"PRAGMA {store.SCHEMA}.synchronous=OFF")
+            conn.exec_driver_sql(f"PRAGMA {store.SCHEMA}.cache_size=-{_SQLITE_BUILD_CACHE_KIB}")
+            # Per statement: Connection.execution_options() would change the connection.
+            in_file = {"schema_translate_map": {None: store.SCHEMA}}
+            for model in AGG_TABLES:
+                conn.execute(CreateTable(model.__table__), execution_options=in_file)
+            conn.commit()
+            # pysqlite opens the transaction at the first INSERT (the first statement of
+            # _build); every later read of the base tables sees the same state.
+            with conn.begin(), _bulk_session(conn):
+                counts = _build(conn, sid)
+            with conn.begin():
+                conn.exec_driver_sql("PRAGMA threads=2")  # CREATE INDEX sorts on both cores
+                for model in AGG_TABLES:
+                    for index in model.__table__.indexes:
+                        conn.execute(CreateIndex(index), execution_options=in_file)
+        finally:
+            store.detach(conn)
+    store.sync_file(path)
+    return counts
 
 
 # --------------------------------------------------------------------------- step 2: build
@@ -464,6 +562,7 @@ def _build_teacher_counts(conn: Connection, sid: int) -> int:
 def _switch(conn: Connection, sid: int, day: date, finished_at: datetime
             ) -> tuple[int | None, int]:
     """History, switch, retire: one transaction. Returns (previous snapshot id, trainings)."""
+    store.use_snapshot(conn, sid)  # before the first write: SQLite attaches outside a transaction
     # First statement is a write: SQLite takes the write lock here, PostgreSQL locks the row.
     claimed = conn.execute(
         update(Snapshot)
@@ -522,36 +621,75 @@ def _write_history(conn: Connection, sid: int, day: date) -> None:
 # --------------------------------------------------------------------------- cleanup
 
 
-def _purge(engine: Engine, *, keep_from: int, previous: int | None) -> None:
-    """Delete the rows of every snapshot older than ``keep_from`` except ``previous``.
+def _clean_leftovers(engine: Engine) -> None:
+    """Before a build: mark the ``building`` snapshots of killed runs ``failed`` and drop the
+    rows of every snapshot except the served one and the one served before it (still
+    ``ready``: a switch retires every other older snapshot). Runs under the refresh lock, so
+    no other build is in progress."""
+    with engine.begin() as conn:
+        conn.execute(update(Snapshot).where(Snapshot.status == STATUS_BUILDING)
+                     .values(status=STATUS_FAILED, finished_at=datetime.now()))
+        keep = set(conn.execute(select(Snapshot.id).where(Snapshot.status == STATUS_READY))
+                   .scalars())
+        served = conn.execute(
+            select(CurrentSnapshot.snapshot_id).where(CurrentSnapshot.id == 1)).scalar()
+        if served is not None:
+            keep.add(served)
+    _drop_snapshots(engine, keep=keep)
 
-    Two index range deletes per table (below and between the kept ids), so the cost is the
-    rows deleted, not the rows kept. Snapshots newer than ``keep_from`` are never touched."""
-    if previous is None:
-        ranges = [(None, keep_from)]
-    else:
-        ranges = [(None, previous), (previous, keep_from)]
-    with engine.begin() as conn, _bulk_session(conn):
-        for model in AGG_TABLES:
-            for low, high in ranges:
-                cond = [model.snapshot_id < high]
-                if low is not None:
-                    cond.append(model.snapshot_id > low)
-                conn.execute(delete(model).where(and_(*cond)))
+
+def _purge(engine: Engine, *, keep_from: int, previous: int | None) -> None:
+    """After a switch: drop every snapshot older than ``keep_from`` except ``previous``.
+    Snapshots newer than ``keep_from`` are never touched."""
+    keep = {keep_from} | ({previous} if previous is not None else set())
+    _drop_snapshots(engine, keep=keep, below=keep_from)
+
+
+def _drop_snapshots(engine: Engine, *, keep: set[int], below: int | None = None) -> None:
+    """SQLite: delete the files of the other snapshots. PostgreSQL: delete their rows in
+    batches of one transaction each (a kill loses at most one batch of progress; deleting
+    only marks tuples, so it costs the rows deleted, not the rows kept)."""
+    if store.stores_in_files(engine):
+        for sid, path in store.snapshot_files(engine).items():
+            if sid not in keep and (below is None or sid < below):
+                store.remove_file(path)
+        return
+    for model in AGG_TABLES:
+        cond = model.snapshot_id.not_in(keep) if keep else true()
+        if below is not None:
+            cond = and_(cond, model.snapshot_id < below)
+        _delete_in_batches(engine, model, cond)
+
+
+def _delete_in_batches(engine: Engine, model, cond) -> None:
+    table = model.__table__
+    while True:
+        with engine.begin() as conn:
+            ids = select(literal_column("ctid")).select_from(table).where(cond).limit(
+                _POSTGRES_DELETE_BATCH)
+            deleted = conn.execute(
+                delete(table).where(literal_column("ctid") == func.any(func.array(ids.scalar_subquery())))
+                .execution_options(preserve_rowcount=True)
+            ).rowcount
+        if deleted < _POSTGRES_DELETE_BATCH:
+            return
 
 
 def _discard(engine: Engine, sid: int) -> None:
-    """Failure path: drop the new snapshot's rows and mark it failed (best effort — when
-    the database itself is gone, the next refresh cleans up)."""
+    """Failure path: mark the new snapshot failed and drop its rows (best effort — when the
+    database itself is gone, the next refresh cleans up)."""
     try:
         with engine.begin() as conn:
-            for model in AGG_TABLES:
-                conn.execute(delete(model).where(model.snapshot_id == sid))
             conn.execute(
                 update(Snapshot)
                 .where(Snapshot.id == sid, Snapshot.status.in_((STATUS_BUILDING, STATUS_READY)))
                 .values(status=STATUS_FAILED, finished_at=datetime.now())
             )
+        if store.stores_in_files(engine):
+            store.remove_file(store.snapshot_path(engine, sid))
+        else:
+            for model in AGG_TABLES:
+                _delete_in_batches(engine, model, model.snapshot_id == sid)
     except Exception:
         log.exception("could not discard failed snapshot %s", sid)
 

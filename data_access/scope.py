@@ -14,6 +14,7 @@ from sqlalchemy import Connection, select
 from .accounts import BindingRow, active_bindings
 from .models import School
 from .regions import RegionRow, get_region, is_within
+from .rules import is_region_admin
 from .trainings import TrainingRow, training_by_code
 from .vocab import ROLE_SCHOOL_ADMIN
 
@@ -68,7 +69,7 @@ def _valid_code(value: object) -> str:
 def authorize_region(conn: Connection, scope: Scope, requested: object = None) -> RegionRow:
     """The region to show: the scope's own region when nothing (or '') is requested, else the
     requested one if it lies inside the scope."""
-    if scope.is_school or scope.region_code is None:
+    if not is_region_admin(scope):
         raise ScopeDenied("a school scope has no region view")
     if requested in (None, ""):
         code = scope.region_code

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, func, select
 
-from .exports import AVERAGE, COUNT, PERCENT, TEXT, CellType, Column
+from .export_writer import AVERAGE, COUNT, PERCENT, TEXT, CellType, Column
 from .metrics import (
     REGION_TABLE_COLUMNS,
     Counts,
@@ -18,6 +18,7 @@ from .metrics import (
     metric_row,
     percent_value,
 )
+from .snapshot_store import reads_snapshot
 from .models import AggHistory, AggRegion, AggSchool, AggTeacherCount, School
 from .regions import RegionRow, children
 from .trainings import TrainingRow
@@ -67,6 +68,7 @@ def _filter(stmt, model, f: StatsFilters):
     return stmt
 
 
+@reads_snapshot
 def _region_counts(
     conn: Connection, snapshot_id: int, training_id: int, codes: list[str], f: StatsFilters
 ) -> dict[tuple[str, str], tuple[int, int, int, int]]:
@@ -85,6 +87,7 @@ def _region_counts(
     }
 
 
+@reads_snapshot
 def teacher_counts(
     conn: Connection, snapshot_id: int, codes: list[str], f: StatsFilters
 ) -> dict[str, int]:
@@ -158,6 +161,7 @@ def region_table(
     return [current, *rows]
 
 
+@reads_snapshot
 def school_rows(
     conn: Connection, snapshot_id: int, training: TrainingRow, region_code: str, f: StatsFilters
 ) -> list[TableRow]:
@@ -326,6 +330,7 @@ def comparison_series(rows: list[TableRow]) -> list[dict]:
 # --------------------------------------------------------------------------- one school (§5.3)
 
 
+@reads_snapshot
 def school_overview(conn: Connection, snapshot_id: int, training: TrainingRow, school_code: str,
                     f: StatsFilters) -> Counts:
     stmt = select(*_sums(AggSchool)).where(
@@ -335,6 +340,7 @@ def school_overview(conn: Connection, snapshot_id: int, training: TrainingRow, s
     return _counts(tuple(int(v or 0) for v in row) if row else None, None)
 
 
+@reads_snapshot
 def school_subject_series(conn: Connection, snapshot_id: int, training: TrainingRow,
                           school_code: str, f: StatsFilters) -> list[dict]:
     """各学科参训情况对比: one point per 学科领域 of the school's participants."""

@@ -112,13 +112,18 @@ _AUDIT_SIZES = {"at": (SECONDS_WIDTH, 0), "actor": (150, 1), "action": (90, 0.8)
 AUDIT_COLUMNS = [column(field, header, *_AUDIT_SIZES[field]) for field, header in AUDIT_FIELDS]
 
 
-def audit_page():
+def audit_page(export_urls: dict[str, str]):
+    """`export_urls`: the stable download URLs by format (csv, xlsx)."""
     return html.Div(
         className="page",
         children=[
             html.Div([html.H2("操作日志", className="page-title"),
-                      html.A("导出", href="/export/audit.csv",
-                             className="btn btn-outline-primary btn-sm export")],
+                      html.Span([
+                          html.A("导出 CSV", href=export_urls["csv"],
+                                 className="btn btn-outline-primary btn-sm export"),
+                          html.A("导出 Excel", href=export_urls["xlsx"],
+                                 className="btn btn-outline-primary btn-sm export"),
+                      ], className="export-links")],
                      className="title-row"),
             dcc.Store(id=Audit.LOAD, data=0),
             data_grid(Audit.GRID, AUDIT_COLUMNS, "params.data.id", empty="暂无操作日志",

@@ -43,6 +43,9 @@ class Stats(StrEnum):
     EXPORT_JOB_CSV = "st-export-job-csv"
     EXPORT_JOB_XLSX = "st-export-job-xlsx"
     EXPORT_MESSAGE = "st-export-message"
+    # The stable download URLs of the teacher list as shown ({"csv": …, "xlsx": …}), set by
+    # the server; the 导出 buttons send them to POST /export/jobs.
+    TEACHER_EXPORT_URLS = "st-teacher-export-urls"
     # The page's own navigation: every output of `navigate` lies inside the page, so the
     # renderer never calls it when the page is (re)built.
     NAV = "st-nav"

@@ -13,7 +13,7 @@ from dash import dcc, html
 
 from data_access.metrics import DEFINITIONS, MISSING_DENOMINATOR_TIP, REGION_TABLE_COLUMNS
 from data_access.stats import DEFAULT_INDICATORS, INDICATORS, SCHOOL_DEFAULT_INDICATORS
-from data_access.teachers import NAME_QUERY_MAX, PAGE_SIZES
+from data_access.participants import NAME_QUERY_MAX, PAGE_SIZES
 from data_access.text import PASTED_WHITESPACE, has_control_characters
 from data_access.vocab import STAGES, SUBJECTS
 
@@ -174,15 +174,6 @@ def state_of_href(href: str) -> dict:
     return parse_state(code, **{k: v for k, v in query.items() if k in STATE_KEYS})
 
 
-def export_href(state: dict, table: str, fmt: str = "csv") -> str:
-    params = {k: state.get(k) or "" for k in ("region", "stage", "subject")}
-    if table == "teachers":
-        params["q"] = state.get("q") or ""
-    params["uncertified"] = state.get("uncertified") or "include"
-    return (f"/export/training/{quote(state['training'], safe='')}/{table}.{fmt}?"
-            + urlencode(params))
-
-
 def default_indicators(school: bool) -> list[str]:
     return list(SCHOOL_DEFAULT_INDICATORS if school else DEFAULT_INDICATORS)
 
@@ -316,6 +307,7 @@ def page(training_code: str = "", school_scope: bool = False, query: dict | None
             dcc.Store(id=ids.STATE, data=state),
             dcc.Store(id=ids.REGION_STATE, data=region_part(state)),
             dcc.Store(id=ids.TEACHER_STATE, data=teacher_part(state, school)),
+            dcc.Store(id=ids.TEACHER_EXPORT_URLS),
             dcc.Location(id=ids.HASH, refresh=False),
             dcc.Store(id=ids.CHART_DATA),
             html.Div(id=ids.HEADER, className="stats-header"),

@@ -164,7 +164,8 @@ STATS_RENDER_OUTPUTS = ["st-header.children", "st-error.children", "st-body.styl
                         "st-region-grid.pinnedTopRowData", "st-region-grid.dashGridOptions",
                         "st-chart-data.data", "st-export.href", "st-export-xlsx.href"]
 TEACHER_OUTPUTS = ["st-teacher-grid.rowData", "st-summary.children", "st-pager.max_value",
-                   "st-school-filter.children", "st-school-filter-box.style"]
+                   "st-school-filter.children", "st-school-filter-box.style",
+                   "st-teacher-export-urls.data"]
 REGION_KEYS = ("training", "region", "stage", "subject", "uncertified")
 
 

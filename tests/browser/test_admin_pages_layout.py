@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import insert, select, update
 
 from data_access import accounts, audit, codes
-from data_access.jobs import create_job
+from data_access.export_jobs import create_job
 from data_access.models import ExportJob, School, Training
 from data_access.scope import scope_of
 from tests.helpers import PASSWORD, build_dataset, make_admin
@@ -38,10 +38,10 @@ PAGES = (
     ("/exports", "#exports-grid",
      ["文件", "格式", "状态", "进度", "行数", "大小", "创建时间", "过期时间", "操作"], "exports"),
 )
-# Latin letters allowed on screen: file formats and size units, a permission-code hint
-# (`****-K7Q2`), a masked login (`pu***an`).
+# Latin letters allowed on screen: file formats and size units (导出 CSV / 导出 Excel, as on
+# 统计详情), a permission-code hint (`****-K7Q2`), a masked login (`pu***an`).
 ALLOWED_LATIN = re.compile(
-    r"\b(CSV|XLSX|KB|MB|GB|B)\b|\*{4}-[0-9A-Z]{4}|[\w.@-]*\*{3,}[\w.@-]*")
+    r"\b(CSV|XLSX|Excel|KB|MB|GB|B)\b|\*{4}-[0-9A-Z]{4}|[\w.@-]*\*{3,}[\w.@-]*")
 
 CHECK_GRID = """([grid, headers]) => {
   const root = document.querySelector(grid + ' .ag-root-wrapper');

@@ -167,6 +167,12 @@ def test_the_teacher_list_of_one_school(app, client, login_as):
     assert out["st-summary"]["children"].endswith("共有 3 条记录")
     assert out["st-school-filter"]["children"] == "学校：仙游县第一中学"
     assert out["st-school-filter-box"]["style"] == {}
+    # the 导出 buttons send the stable URL of exactly this list (the school, not the region)
+    urls = out["st-teacher-export-urls"]["data"]
+    assert urls == {fmt: f"/export/training/T2022/teachers.{fmt}?school=S-XY-1"
+                         "&uncertified=include" for fmt in ("csv", "xlsx")}
+    lines = client.get(urls["csv"]).get_data().decode("utf-8-sig").splitlines()
+    assert len(lines) == 2 + 3 and all("仙游县第一中学" in line for line in lines[2:])
     # a school of another county of the city is not "inside" 仙游县
     other = render_teachers(client, region="350322", school="S-LC-1").get_json()["response"]
     assert other["st-teacher-grid"]["rowData"] == []

@@ -78,6 +78,7 @@ def test_demo_builds_prints_and_keeps_the_demo_logins(monkeypatch, tmp_path):
     from data_access import accounts
     from data_access.db import make_engine
     from data_access.models import School
+    from data_access.refresh import current_snapshot
     from data_access.vocab import ROLE_LABELS
 
     served = []
@@ -90,6 +91,8 @@ def test_demo_builds_prints_and_keeps_the_demo_logins(monkeypatch, tmp_path):
 
     engine = make_engine(f"sqlite:///{tmp_path / 'demo' / 'yanxiu-demo.db'}")
     with engine.connect() as conn:
+        # the statistics are served from the renamed database
+        assert current_snapshot(conn) is not None
         seen = {}
         for u in cli.DEMO_USERS:
             user = accounts.authenticate(conn, u.account, cli.DEMO_PASSWORD)

@@ -14,12 +14,12 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from data_access import jobs as jobs_module
+from data_access import export_jobs as jobs_module
 from data_access.models import AuditLog, ExportJob
 from data_access.refresh import current_snapshot, refresh
 from data_access.regions import get_region
 from data_access.stats import StatsFilters
-from data_access.teachers import TeacherFilters, TeacherScope, iter_teachers
+from data_access.participants import TeacherFilters, TeacherScope, iter_teachers
 from data_access.trainings import training_by_code
 from tests.helpers import build_dataset, login, make_admin, xlsx_shown
 
@@ -343,7 +343,7 @@ def test_job_requests_are_checked(world, client, login_as):
 def test_large_export_becomes_a_job_only_its_owner_sees(world, app, client, login_as,
                                                         monkeypatch):
     started = []
-    monkeypatch.setattr("dashboard.jobs.start_job", started.append)
+    monkeypatch.setattr("dashboard.job_launcher.start_job", started.append)
     app.extensions["yanxiu"].settings.inline_export_limit = 1
     login_as("region_training", "350000")
     resp = post_job(client, table="teachers", format="csv", training="T2022",
@@ -395,7 +395,7 @@ def test_large_export_becomes_a_job_only_its_owner_sees(world, app, client, logi
 def test_job_file_expires_and_is_purged(world, app, client, login_as, monkeypatch):
     from datetime import datetime, timedelta
 
-    monkeypatch.setattr("dashboard.jobs.start_job", lambda job_id: None)
+    monkeypatch.setattr("dashboard.job_launcher.start_job", lambda job_id: None)
     app.extensions["yanxiu"].settings.inline_export_limit = 1
     login_as("region_training", "350000")
     job_id = post_job(client, table="teachers", format="xlsx", training="T2022").get_json()["job_id"]
@@ -420,7 +420,7 @@ def test_job_of_a_removed_binding_fails_and_cannot_be_downloaded(world, app, cli
 
     from data_access.models import Binding
 
-    monkeypatch.setattr("dashboard.jobs.start_job", lambda job_id: None)
+    monkeypatch.setattr("dashboard.job_launcher.start_job", lambda job_id: None)
     app.extensions["yanxiu"].settings.inline_export_limit = 1
     login_as("region_training", "350000")
     job_id = post_job(client, table="teachers", format="csv", training="T2022").get_json()["job_id"]
@@ -435,7 +435,7 @@ def test_job_of_a_removed_binding_fails_and_cannot_be_downloaded(world, app, cli
 
 
 def test_active_jobs_per_user_are_limited(world, app, client, login_as, monkeypatch):
-    monkeypatch.setattr("dashboard.jobs.start_job", lambda job_id: None)
+    monkeypatch.setattr("dashboard.job_launcher.start_job", lambda job_id: None)
     app.extensions["yanxiu"].settings.inline_export_limit = 1
     login_as("region_training", "350000")
     for _ in range(jobs_module.MAX_ACTIVE_PER_USER):
@@ -514,7 +514,7 @@ def test_purge_fails_interrupted_jobs_and_the_cli_runs_it(world, app, client, lo
 
     from dashboard.cli import main
 
-    monkeypatch.setattr("dashboard.jobs.start_job", lambda job_id: None)
+    monkeypatch.setattr("dashboard.job_launcher.start_job", lambda job_id: None)
     app.extensions["yanxiu"].settings.inline_export_limit = 1
     login_as("region_training", "350000")
     job_id = post_job(client, table="teachers", format="csv", training="T2022").get_json()["job_id"]
@@ -540,7 +540,7 @@ def test_purge_fails_interrupted_jobs_and_the_cli_runs_it(world, app, client, lo
 def test_job_reports_progress_while_it_writes(world, app, client, login_as, monkeypatch):
     from sqlalchemy import event
 
-    monkeypatch.setattr("dashboard.jobs.start_job", lambda job_id: None)
+    monkeypatch.setattr("dashboard.job_launcher.start_job", lambda job_id: None)
     monkeypatch.setattr(jobs_module, "PROGRESS_EVERY", 2)
     app.extensions["yanxiu"].settings.inline_export_limit = 1
     login_as("region_training", "350000")
@@ -556,3 +556,85 @@ def test_job_reports_progress_while_it_writes(world, app, client, login_as, monk
     event.remove(world["engine"], "before_cursor_execute", _watch)
     # claim (0), every 2 rows (2, 4, 6, 8), then done (9)
     assert len(seen) == 6
+
+
+# --------------------------------------------------------------------------- 操作日志
+
+
+def _audit_entries(engine, action):
+    with engine.connect() as conn:
+        return [(r.scope_region, r.scope_school, json.loads(r.detail), r.outcome) for r in
+                conn.execute(select(AuditLog).where(AuditLog.action == action)
+                             .order_by(AuditLog.id))]
+
+
+def test_audit_log_downloads_as_csv_and_xlsx_within_the_own_scope(world, app, client):
+    engine = world["engine"]
+    login(app.test_client(), make_admin(engine, "region_training", "350400", "sanming-admin"))
+    login(client, make_admin(engine, "region_training", "350300", "putian-admin"))
+    client.get(f"{BASE}/regions.csv")
+    # a `region` parameter never widens the scope
+    resp = client.get("/export/audit.csv?region=350000")
+    assert resp.status_code == 200 and resp.mimetype == "text/csv"
+    assert "attachment" in resp.headers["Content-Disposition"]
+    lines = csv_lines(resp)
+    assert lines[0][0].startswith("操作日志 · 莆田市 · 导出时间：")
+    assert lines[1] == ["时间", "操作人", "操作", "范围", "结果", "详情"]
+    body = "\n".join(",".join(r) for r in lines[2:])
+    assert "莆田市" in body and "按区域查看" in body and "三明市" not in body
+    assert not ELEVEN_DIGITS.search(body)
+    xlsx = client.get("/export/audit.xlsx")
+    assert xlsx.status_code == 200 and xlsx.mimetype.endswith("spreadsheetml.sheet")
+    sheet = xlsx_lines(xlsx.get_data())
+    assert sheet[0][0].startswith("操作日志 · 莆田市") and sheet[1] == lines[1]
+    shown = "\n".join(",".join(r) for r in sheet[2:])
+    assert "三明市" not in shown and "导出" in shown
+    exports = [e for e in _audit_entries(engine, "export") if e[2].get("table") == "audit"]
+    assert [(e[0], e[2]["format"]) for e in exports] == [("350300", "csv"), ("350300", "xlsx")]
+    assert exports[0][2]["rows"] == len(lines) - 2
+
+
+def test_audit_log_download_is_refused_to_a_school_admin_and_logged(world, client, login_as):
+    login_as("school_admin", "S-XY-1")
+    for fmt in ("csv", "xlsx"):
+        resp = client.get(f"/export/audit.{fmt}")
+        assert resp.status_code == 403 and "无权导出" in resp.get_data(as_text=True)
+    denied = _audit_entries(world["engine"], "export_denied")
+    assert len(denied) == 2
+    assert all(e[1] == "S-XY-1" and e[2] == {"table": "audit", "reason": "no region scope"}
+               and e[3] == "denied" for e in denied)
+    assert not [e for e in _audit_entries(world["engine"], "export")]
+
+
+def test_audit_log_export_job_request_answers_inline(world, client, login_as):
+    """操作日志 is never a background job: POST /export/jobs names its stable URL."""
+    login_as("region_super", "350300")
+    resp = post_job(client, url="/export/audit.xlsx")
+    assert resp.status_code == 200
+    assert resp.get_json() == {"mode": "inline", "url": "/export/audit.xlsx"}
+    assert post_job(client, table="audit", format="csv").get_json()["url"] == "/export/audit.csv"
+    assert post_job(client, url="https://example.com/export/audit.csv").status_code == 400
+    assert post_job(client, url="/export/nothing.csv").status_code == 400
+
+
+def test_export_button_request_by_stable_url_becomes_the_same_job(world, app, client, login_as,
+                                                                  monkeypatch):
+    """The 导出 buttons send the stable URL the server built; above the inline limit the job
+    stores the authorized request and writes exactly that URL's file."""
+    monkeypatch.setattr("dashboard.job_launcher.start_job", lambda job_id: None)
+    app.extensions["yanxiu"].settings.inline_export_limit = 1
+    login_as("region_training", "350000")
+    url = f"{BASE}/teachers.csv?region=350300&stage=%E5%88%9D%E4%B8%AD"
+    resp = post_job(client, url=url)
+    assert resp.status_code == 202, resp.get_data(as_text=True)
+    job_id = resp.get_json()["job_id"]
+    with world["engine"].connect() as conn:
+        params = json.loads(conn.scalar(select(ExportJob.params).where(ExportJob.id == job_id)))
+    assert params["args"]["region"] == "350300" and params["args"]["stage"] == "初中"
+    assert jobs_module.run_job(world["engine"], job_id, world["export_dir"]) == "done"
+    job = client.get("/export/jobs").get_json()["jobs"][0]
+    assert client.get(job["url"]).get_data() == client.get(url).get_data()
+    # a forged URL is checked like the link itself
+    assert post_job(client, url=f"{BASE}/teachers.csv?region=350400").status_code == 200
+    login_as("region_training", "350322")
+    assert post_job(client, url=f"{BASE}/teachers.csv?region=350300").status_code == 403

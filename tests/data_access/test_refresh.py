@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+import threading
+import time
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, insert, select, update
+from sqlalchemy.schema import CreateTable
 
 from data_access import refresh as refresh_module
 from data_access.models import (
@@ -30,7 +36,18 @@ from data_access.refresh import (
     effective_teacher_counts,
     refresh,
 )
+from data_access.accounts import create_user
+from data_access.db import make_engine
 from data_access.regions import upsert_region
+from data_access.snapshot_store import (
+    SnapshotGone,
+    attach_new,
+    detach,
+    reads_snapshot,
+    snapshot_files,
+    stores_in_files,
+    use_snapshot,
+)
 
 DAY1 = datetime(2022, 7, 21, 1, 30)
 PASSED = "已通过"
@@ -172,6 +189,7 @@ def data(engine) -> Data:
 # --------------------------------------------------------------------------- readers
 
 
+@reads_snapshot
 def read_school(conn, sid):
     a = AggSchool
     return {
@@ -181,6 +199,7 @@ def read_school(conn, sid):
     }
 
 
+@reads_snapshot
 def read_region(conn, sid, part):
     a = AggRegion
     return {
@@ -200,12 +219,14 @@ def read_history(conn, day):
     }
 
 
+@reads_snapshot
 def read_counts(conn, sid):
     c = AggTeacherCount
     return {(r.region_code, r.stage): r.count
             for r in conn.execute(select(c.__table__).where(c.snapshot_id == sid))}
 
 
+@reads_snapshot
 def read_teacher_list(conn, sid):
     t = AggTeacher.__table__
     return [dict(r) for r in conn.execute(
@@ -222,9 +243,40 @@ def reader_view(engine, sid):
 
 
 def agg_rows(conn, sid) -> dict[str, int]:
+    """Rows of each aggregate table of snapshot ``sid`` (0 once its rows or file are gone)."""
+    try:
+        use_snapshot(conn, sid)
+    except SnapshotGone:
+        return {m.__tablename__: 0 for m in AGG_TABLES}
     return {m.__tablename__: conn.scalar(select(func.count()).select_from(m)
                                          .where(m.snapshot_id == sid))
             for m in AGG_TABLES}
+
+
+def plant_leftover(engine, sid) -> None:
+    """One aggregate row of snapshot ``sid`` where a killed build would have left it."""
+    with engine.connect() as conn:
+        if stores_in_files(conn):
+            attach_new(conn, sid)
+            conn.execute(CreateTable(AggSchool.__table__),
+                         execution_options={"schema_translate_map": {None: "snap"}})
+            conn.commit()
+        conn.execute(insert(AggSchool).values(
+            snapshot_id=sid, training_id=1, school_code="S-DT-1", stage="初中", subject="语文",
+            certified=True, region_code="350425", participants=1, learners=1, hours_tenths=1,
+            completed=0))
+        conn.commit()
+        if stores_in_files(conn):
+            detach(conn)
+
+
+def snapshots_with_rows(engine) -> set[int]:
+    with engine.connect() as conn:
+        ids = list(conn.scalars(select(Snapshot.id)))
+        found = {sid for sid in ids if any(agg_rows(conn, sid).values())}
+        if stores_in_files(conn):
+            found |= set(snapshot_files(conn))  # a file is a leftover even when empty
+        return found
 
 
 def status(engine, sid) -> str:
@@ -460,10 +512,7 @@ def test_older_snapshots_and_leftovers_are_purged(engine, data):
     with engine.begin() as conn:
         killed = conn.execute(insert(Snapshot).values(started_at=DAY1, status="building")
                               .returning(Snapshot.id)).scalar_one()
-        conn.execute(insert(AggSchool).values(
-            snapshot_id=killed, training_id=1, school_code="S-DT-1", stage="初中", subject="语文",
-            certified=True, region_code="350425", participants=1, learners=1, hours_tenths=1,
-            completed=0))
+    plant_leftover(engine, killed)
     second = refresh(engine, now=DAY1 + timedelta(hours=1))
     third = refresh(engine, now=DAY1 + timedelta(hours=2))
 
@@ -527,3 +576,85 @@ def test_failed_purge_does_not_undo_the_switch(engine, data, monkeypatch):
         assert {sid for sid in range(first.snapshot_id, fourth.snapshot_id + 1)
                 if agg_rows(conn, sid)["agg_school"]} == {third.snapshot_id, fourth.snapshot_id}
     assert second.snapshot_id < third.snapshot_id
+
+
+# --------------------------------------------------------------------------- killed runs
+
+_KILLED_RUN = """
+import os, signal, sys
+from data_access import refresh as r
+from data_access.db import make_engine
+
+def die(*args, **kwargs):
+    os.kill(os.getpid(), signal.SIGKILL)
+
+setattr(r, sys.argv[2], die)
+r.refresh(make_engine(sys.argv[1]))
+"""
+
+
+def killed_refresh(engine, step: str) -> None:
+    """A refresh in its own process, killed with SIGKILL when it reaches ``step``."""
+    url = engine.url.render_as_string(hide_password=False)
+    done = subprocess.run([sys.executable, "-c", _KILLED_RUN, url, step], timeout=120,
+                          capture_output=True, text=True)
+    assert done.returncode == -signal.SIGKILL, done.stderr
+
+
+@pytest.mark.parametrize("step", ["_build_teacher_list", "_purge"])
+def test_killed_refreshes_leave_nothing_that_grows(engine, data, step):
+    """Refreshes killed while building, or while deleting old snapshots (the switch is
+    done then), never leave more than the next run's cleanup removes: after any number of
+    kills the database holds the served snapshot, the previous one and at most the one
+    killed run's leftover."""
+    refresh(engine, now=DAY1)
+    refresh(engine, now=DAY1 + timedelta(hours=1))
+    for _ in range(6):
+        killed_refresh(engine, step)
+        assert len(snapshots_with_rows(engine)) <= 3
+    final = refresh(engine, now=DAY1 + timedelta(hours=2))
+
+    with engine.connect() as conn:
+        statuses = dict(conn.execute(select(Snapshot.id, Snapshot.status)).all())
+        assert "building" not in statuses.values()
+        previous = max(sid for sid, st in statuses.items() if st == "ready" and sid != final.snapshot_id)
+        assert snapshots_with_rows(engine) == {final.snapshot_id, previous}
+        assert read_school(conn, final.snapshot_id) == data.school_totals()
+
+
+def test_a_write_is_not_held_up_by_a_running_build(engine, data, monkeypatch):
+    """A login (its session row and audit entry) must not wait for the refresh: while the
+    build is running, another connection with a 200 ms busy timeout writes at once."""
+    refresh(engine, now=DAY1)
+    building, release = threading.Event(), threading.Event()
+    real = refresh_module._build_teacher_counts
+
+    def slow_build(conn, sid):
+        real(conn, sid)          # inside the build's transaction, rows written
+        building.set()
+        release.wait(10)
+
+    monkeypatch.setattr(refresh_module, "_build_teacher_counts", slow_build)
+    result = {}
+    worker = threading.Thread(
+        target=lambda: result.setdefault("r", refresh(engine, now=DAY1 + timedelta(hours=1))))
+    worker.start()
+    try:
+        assert building.wait(30)
+        other = make_engine(engine.url.render_as_string(hide_password=False))
+        try:
+            with other.connect() as conn:
+                if conn.dialect.name == "sqlite":
+                    conn.exec_driver_sql("PRAGMA busy_timeout=200")
+                else:
+                    conn.exec_driver_sql("SET lock_timeout = '200ms'")
+                started = time.perf_counter()
+                create_user(conn, "writer-during-build", "测试用户", "Passw0rd!2026")
+                conn.commit()
+                assert time.perf_counter() - started < 5
+        finally:
+            other.dispose()
+    finally:
+        release.set()
+        worker.join(60)
+    assert result["r"].snapshot_id == served(engine)[0]

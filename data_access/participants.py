@@ -13,8 +13,9 @@ from typing import Iterator
 
 from sqlalchemy import Connection, and_, func, select
 
-from .exports import HOURS, Column
+from .export_writer import HOURS, Column
 from .metrics import duration, hours
+from .snapshot_store import reads_snapshot
 from .models import AggTeacher, RegionClosure, School
 from .regions import RegionRow
 from .stats import StatsFilters
@@ -87,6 +88,7 @@ def _where(snapshot_id: int, training: TrainingRow, where: TeacherScope, f: Teac
     return conds
 
 
+@reads_snapshot
 def count_teachers(conn: Connection, snapshot_id: int, training: TrainingRow,
                    where: TeacherScope, f: TeacherFilters) -> int:
     return conn.scalar(select(func.count()).select_from(AggTeacher)
@@ -103,6 +105,7 @@ _COLUMNS = (AggTeacher.teacher_id, AggTeacher.account_masked, AggTeacher.name,
             AggTeacher.subject, AggTeacher.hours_tenths, AggTeacher.study_seconds)
 
 
+@reads_snapshot
 def teacher_page(conn: Connection, snapshot_id: int, training: TrainingRow, where: TeacherScope,
                  f: TeacherFilters, page: int, page_size: int,
                  total: int | None = None) -> list[TeacherRow]:
@@ -137,6 +140,7 @@ def teacher_page(conn: Connection, snapshot_id: int, training: TrainingRow, wher
     return [_row(r) for r in conn.execute(stmt)]
 
 
+@reads_snapshot
 def _keyset_batches(conn: Connection, snapshot_id: int, training: TrainingRow,
                     where: TeacherScope, f: TeacherFilters, batch: int) -> Iterator[list]:
     """Every matching row in list order, in keyset batches (constant memory, no OFFSET)."""
@@ -153,6 +157,7 @@ def _keyset_batches(conn: Connection, snapshot_id: int, training: TrainingRow,
         last = rows[-1][0]
 
 
+@reads_snapshot
 def iter_teachers(conn: Connection, snapshot_id: int, training: TrainingRow, where: TeacherScope,
                   f: TeacherFilters, batch: int = 5000) -> Iterator[TeacherRow]:
     """All matching rows in list order."""
@@ -160,6 +165,7 @@ def iter_teachers(conn: Connection, snapshot_id: int, training: TrainingRow, whe
         yield from (_row(r) for r in rows)
 
 
+@reads_snapshot
 def iter_teacher_values(conn: Connection, snapshot_id: int, training: TrainingRow,
                         where: TeacherScope, f: TeacherFilters,
                         batch: int = 5000) -> Iterator[list[str]]:

@@ -3,7 +3,7 @@
 from data_access.refresh import current_snapshot, refresh
 from data_access.regions import get_region
 from data_access.stats import StatsFilters
-from data_access.teachers import TeacherFilters, TeacherScope, count_teachers, teacher_page
+from data_access.participants import TeacherFilters, TeacherScope, count_teachers, teacher_page
 from data_access.trainings import training_by_code
 from data_access.demo import IMPORT_ORDER, generate
 from data_access.importers import import_file

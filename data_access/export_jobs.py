@@ -1,10 +1,11 @@
 """Background export jobs (SPEC §6 导出管理, §8.3).
 
 A download larger than the inline limit becomes a row in `export_jobs`; a separate process
-(`yanxiu export-run JOB_ID`, started by `dashboard.jobs.start_job`) writes the file into the
+(`yanxiu export-run JOB_ID`, started by `dashboard.job_launcher.start_job`) writes the file into the
 export directory while the web workers keep serving. The job stores the request as it was
 authorized when it was created (training id, snapshot id, region or school code, filters);
-the runner re-checks the binding and the scope before it reads anything.
+the runner re-checks the binding and re-authorizes the request with its table's own scope
+check (`download_tables`) before it reads anything.
 
 Files are named from the job id and a random token (never from user input) and are kept for
 seven days. A user only ever sees and downloads their own jobs.
@@ -24,13 +25,10 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
-from .export_tables import FORMATS, TABLES, ExportRequest, snapshot_ready
-from .exports import write_csv, write_xlsx
-from .models import ExportJob, Training
-from .regions import school_name
-from .scope import NotFound, Scope, ScopeDenied, authorize_region, authorize_school, scope_of
-from .stats import StatsFilters
-from .trainings import TrainingRow
+from .download_tables import FORMATS, TABLES, DownloadTable, Malformed, snapshot_ready
+from .export_writer import write_csv, write_xlsx
+from .models import ExportJob
+from .scope import NotFound, Scope, ScopeDenied, scope_of
 
 KEEP = timedelta(days=7)  # a finished file can be downloaded this long
 LISTED_AFTER_EXPIRY = timedelta(days=7)  # an expired job stays listed (已过期) this long
@@ -114,10 +112,17 @@ def _job_row(r, now: datetime) -> JobRow:
 # --------------------------------------------------------------------------- creating, listing
 
 
+def job_params(table: DownloadTable, fmt: str, total: int) -> dict:
+    """What a job stores of an authorized download to produce the same file later: the
+    request (re-authorized when the job runs), the snapshot it read, the title row."""
+    region, school = table.audit_scope()
+    return {"args": table.args, "snapshot_id": table.snapshot_id, "region": region,
+            "school": school, "format": fmt, "total": total, "title_line": table.title()}
+
+
 def create_job(conn: Connection, user_id: int, binding_id: int, table_name: str,
                file_format: str, params: dict, title: str, *, now: datetime | None = None) -> int:
-    """Queue a job; `params` must hold the already-authorized request (see ExportRequest.params)
-    plus `title_line` (the file's title row) and `total` (rows counted at creation)."""
+    """Queue a job; `params` as `job_params` makes them."""
     if table_name not in TABLES or file_format not in FORMATS:
         raise ValueError("unknown table or format")
     now = now or datetime.now()
@@ -172,27 +177,28 @@ def job_file(export_dir: Path, job: JobRow) -> Path | None:
 # --------------------------------------------------------------------------- running
 
 
-def request_from_params(conn: Connection, scope: Scope, params: dict) -> ExportRequest:
-    """Rebuild the export request, re-authorizing its region or school against the scope."""
-    row = conn.execute(select(Training.id, Training.code, Training.name, Training.start_at,
-                              Training.end_at, Training.hours_cap_tenths, Training.created_at)
-                       .where(Training.id == params["training_id"])).first()
-    if row is None:
-        raise JobFailed("培训不存在")
-    training = TrainingRow(*row)
-    filters = StatsFilters(params.get("stage") or "", params.get("subject") or "",
-                           bool(params.get("certified_only")))
+def _stored_args(params: dict) -> dict:
+    """The request of a job; jobs queued by an earlier version stored the training table's
+    fields one by one."""
+    if isinstance(params.get("args"), dict):
+        return params["args"]
+    return {"training_code": params.get("training_code") or "",
+            "region": params.get("region") or "", "school": params.get("school") or "",
+            "stage": params.get("stage") or "", "subject": params.get("subject") or "",
+            "q": params.get("q") or "",
+            "uncertified": "exclude" if params.get("certified_only") else "include"}
+
+
+def table_from_params(conn: Connection, scope: Scope, table_name: str,
+                      params: dict) -> DownloadTable:
+    """Rebuild the download, re-authorizing it against the scope exactly as its URL is."""
     try:
-        if params.get("school"):
-            code = authorize_school(conn, scope, params["school"])
-            return ExportRequest(params["table"], training, filters,
-                                 school_name(conn, code) or code, school_code=code,
-                                 q=params.get("q") or "")
-        region = authorize_region(conn, scope, params.get("region"))
-    except (ScopeDenied, NotFound) as exc:
+        return TABLES[table_name].authorize(conn, scope, _stored_args(params),
+                                            snapshot_id=params.get("snapshot_id"))
+    except NotFound as exc:
+        raise JobFailed("培训不存在") from exc
+    except (ScopeDenied, Malformed, KeyError) as exc:
         raise JobFailed(ERR_SCOPE) from exc
-    return ExportRequest(params["table"], training, filters, region.name, region=region,
-                         q=params.get("q") or "")
 
 
 def _claim(engine: Engine, job_id: int) -> bool:
@@ -225,8 +231,8 @@ def run_job(engine: Engine, job_id: int, export_dir: Path) -> str:
             scope = scope_of(conn, job.user_id, job.binding_id)
             if scope is None:
                 raise JobFailed(ERR_SCOPE)
-            req = request_from_params(conn, scope, params)
-            snapshot_id = params.get("snapshot_id")
+            table = table_from_params(conn, scope, job.table_name, params)
+            snapshot_id = table.snapshot_id
             if snapshot_id is not None and not snapshot_ready(conn, snapshot_id):
                 raise JobFailed(ERR_SNAPSHOT)
             export_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -239,7 +245,7 @@ def run_job(engine: Engine, job_id: int, export_dir: Path) -> str:
                               .values(progress=n))
 
             writer = write_xlsx if job.file_format == "xlsx" else write_csv
-            rows = writer(tmp, params["title_line"], req.columns(), req.rows(conn, snapshot_id),
+            rows = writer(tmp, params["title_line"], table.columns, table.rows(conn),
                           progress=progress, progress_every=PROGRESS_EVERY)
             conn.rollback()
             # The snapshot's rows must not have been purged while they were read.

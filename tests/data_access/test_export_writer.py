@@ -8,8 +8,8 @@ from decimal import Decimal
 import pytest
 from openpyxl import load_workbook
 
-from data_access import exports
-from data_access.exports import (
+from data_access import export_writer as exports
+from data_access.export_writer import (
     AVERAGE,
     COUNT,
     HOURS,
@@ -160,7 +160,7 @@ def test_writers_accept_a_generator_once(tmp_path, writer):
 
 
 def test_guard_row_equals_guard_cell_on_every_cell():
-    from data_access.exports import guard_row
+    from data_access.export_writer import guard_row
 
     values = ["=1", "+", "-", "@", "\t", "\r", "", None, 7, 1.5, "a", " =x", "'=y", "中文", "\n"]
     assert guard_row(values) == [guard_cell(v) for v in values]

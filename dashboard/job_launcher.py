@@ -14,7 +14,7 @@ import threading
 
 from flask import current_app
 
-from data_access.jobs import ERR_INTERNAL, mark_failed
+from data_access.export_jobs import ERR_INTERNAL, mark_failed
 
 
 def job_command(job_id: int, export_dir) -> list[str]:

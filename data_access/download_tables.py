@@ -1,0 +1,401 @@
+"""Every downloadable table (SPEC §6), each one definition.
+
+A table is a `DownloadTable` subclass listed in `TABLES`. It declares
+
+- `name` (stored with export jobs, named in the audit log) and `label` (按区域查看 …);
+- `path`, its stable URL without the format (`/export/training/<training_code>/regions`;
+  `<x>` parts are path values) and `query`, the URL parameters it reads;
+- `columns` (`export_writer.Column`s with their SPEC §6 cell types);
+- `authorize(conn, scope, args)`: the scope check. `args` are the path values and URL
+  parameters as sent (never trusted); the scope is built on the server from the session.
+  It raises `ScopeDenied` (403, audit-logged), `NotFound` (404) or `Malformed` (400) and
+  returns the authorized download, which gives
+- `title()` (the title row), `count(conn)` and `rows(conn)` (in batches: an iterator that
+  never holds the whole table), and what the audit log records.
+
+The stable-URL routes, `POST /export/jobs`, the background job runner and the 导出 buttons
+all go through `TABLES`, `authorize` and `url`, so a new table is one class here.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import ClassVar, Iterator, Mapping
+from urllib.parse import quote, urlencode
+
+from sqlalchemy import Connection, select
+
+from .audit import COLUMNS as AUDIT_COLUMNS
+from .audit import entries_in_scope
+from .export_writer import Column, title_line
+from .models import Snapshot
+from .participants import COLUMNS as PARTICIPANT_COLUMNS
+from .participants import (
+    NAME_QUERY_MAX,
+    TeacherFilters,
+    TeacherScope,
+    count_teachers,
+    iter_teacher_values,
+)
+from .refresh import current_snapshot
+from .regions import RegionRow, school_name
+from .rules import is_region_admin
+from .snapshot_store import snapshot_available
+from .scope import Scope, ScopeDenied, authorize_region, authorize_school, authorize_training
+from .stats import (
+    REGION_TABLE_EXPORT_COLUMNS,
+    StatsFilters,
+    region_table,
+    region_table_records,
+    region_table_values,
+)
+from .trainings import TrainingRow
+from .vocab import STAGES, SUBJECTS
+
+FORMATS = ("csv", "xlsx")
+NO_SNAPSHOT = "尚未生成"
+_PATH_VALUE = re.compile(r"<([a-z_]+)>")
+
+
+class Malformed(ValueError):
+    """A request no screen would send (bad filter, both region and school): 400."""
+
+
+class DownloadTable:
+    """One table as a download; see the module docstring. Subclasses set the class
+    attributes, implement `authorize` (returning an instance), `title`, `count` and `rows`."""
+
+    name: ClassVar[str]
+    label: ClassVar[str]
+    path: ClassVar[str]
+    query: ClassVar[tuple[str, ...]]
+    columns: ClassVar[tuple[Column, ...]]
+    # May exceed the inline limit (20,000 rows): 导出 then queues a background job.
+    background: ClassVar[bool] = False
+
+    def __init__(self, args: dict[str, str], scope_name: str):
+        self.args = args  # the authorized request: path values and URL parameters
+        self.scope_name = scope_name  # the region's or school's name, for titles and files
+
+    # ------------------------------------------------------------------ per table
+
+    @classmethod
+    def authorize(cls, conn: Connection, scope: Scope | None, args: Mapping[str, str],
+                  snapshot_id: int | None = None) -> "DownloadTable":
+        raise NotImplementedError
+
+    def title(self) -> str:
+        raise NotImplementedError
+
+    def count(self, conn: Connection) -> int:
+        raise NotImplementedError
+
+    def rows(self, conn: Connection) -> Iterator[list[str]]:
+        raise NotImplementedError
+
+    def audit_scope(self) -> tuple[str | None, str | None]:
+        """The (region, school) an export entry is filed under."""
+        raise NotImplementedError
+
+    def audit_detail(self, fmt: str, rows: int) -> dict:
+        """The detail of the export's audit entry (who and when are the entry's own)."""
+        return {"table": self.name, "format": fmt, "rows": rows}
+
+    @classmethod
+    def denied_detail(cls, args: Mapping[str, object], reason: str) -> dict:
+        """The detail of a refused export's audit entry: what was asked for, cut short."""
+        return {"table": cls.name, "reason": reason}
+
+    # ------------------------------------------------------------------ shared
+
+    snapshot_id: int | None = None  # the aggregate snapshot read, if any
+
+    def label_text(self) -> str:
+        """A short name for 导出管理 and the downloaded file."""
+        return f"{self.scope_name}-{self.label}"
+
+    def filename(self, fmt: str) -> str:
+        return f"{self.label_text()}.{fmt}"
+
+    def url(self, fmt: str) -> str:
+        return url_for(self.name, self.args, fmt)
+
+    @classmethod
+    def path_values(cls) -> tuple[str, ...]:
+        return tuple(_PATH_VALUE.findall(cls.path))
+
+    @classmethod
+    def keys(cls) -> tuple[str, ...]:
+        return cls.path_values() + cls.query
+
+
+def url_for(table: str, args: Mapping[str, str], fmt: str) -> str:
+    """The stable download URL of `table` for `args` (the one place a URL is built): path
+    values in the path, the table's non-empty parameters in its order."""
+    cls = TABLES[table]
+    if fmt not in FORMATS:
+        raise ValueError("unknown format")
+    path = _PATH_VALUE.sub(lambda m: quote(str(args.get(m.group(1)) or ""), safe=""), cls.path)
+    params = {k: args[k] for k in cls.query if args.get(k)}
+    return f"{path}.{fmt}" + (f"?{urlencode(params)}" if params else "")
+
+
+def clean_args(table: type[DownloadTable], values: Mapping[str, object]) -> dict[str, str]:
+    """The table's own keys from a request, as strings; anything else is ignored."""
+    out = {}
+    for key in table.keys():
+        value = values.get(key)
+        if value is None:
+            value = ""
+        if not isinstance(value, str):
+            raise Malformed("参数无效")
+        out[key] = value
+    return out
+
+
+# --------------------------------------------------------------------------- training tables
+
+
+def snapshot_time(conn: Connection, snapshot_id: int | None) -> datetime | None:
+    if snapshot_id is None:
+        return None
+    return conn.scalar(select(Snapshot.finished_at).where(Snapshot.id == snapshot_id))
+
+
+def snapshot_ready(conn: Connection, snapshot_id: int) -> bool:
+    """Still served or kept (a refresh keeps the previous snapshot's rows)."""
+    status = conn.scalar(select(Snapshot.status).where(Snapshot.id == snapshot_id))
+    return status == "ready" and snapshot_available(conn, snapshot_id)
+
+
+def updated_text(finished_at: datetime | None) -> str:
+    return NO_SNAPSHOT if finished_at is None else f"{finished_at:%Y-%m-%d %H:%M:%S}"
+
+
+def _filters(args: Mapping[str, str]) -> StatsFilters:
+    stage, subject = args.get("stage", ""), args.get("subject", "")
+    uncertified = args.get("uncertified") or "include"
+    if stage not in ("", *STAGES) or subject not in ("", *SUBJECTS) or uncertified not in (
+            "include", "exclude"):
+        raise Malformed("筛选条件无效")
+    return StatsFilters(stage, subject, uncertified == "exclude")
+
+
+class TrainingTable(DownloadTable):
+    """A table of one training's statistics, read from one aggregate snapshot."""
+
+    training: TrainingRow
+    filters: StatsFilters
+    region: RegionRow | None = None
+    school_code: str | None = None
+    q: str = ""
+
+    @classmethod
+    def _start(cls, conn, scope, args, snapshot_id):
+        if scope is None:
+            raise ScopeDenied("no region scope")
+        args = clean_args(cls, args)
+        f = _filters(args)
+        training = authorize_training(conn, scope, args["training_code"])
+        if snapshot_id is None:
+            snap = current_snapshot(conn)
+            snapshot_id = snap[0] if snap else None
+        return args, f, training, snapshot_id
+
+    def _finish(self, training, f, snapshot_id, conn):
+        self.training, self.filters, self.snapshot_id = training, f, snapshot_id
+        self.updated = updated_text(snapshot_time(conn, snapshot_id))
+        canonical = {"training_code": training.code,
+                     "region": self.region.code if self.region is not None else "",
+                     "school": self.school_code or "",
+                     "stage": f.stage, "subject": f.subject, "q": self.q,
+                     "uncertified": "exclude" if f.certified_only else "include"}
+        self.args = {k: canonical[k] for k in self.keys()}
+        return self
+
+    def filter_labels(self) -> dict[str, str]:
+        f = self.filters
+        return {"学段": f.stage or "全部", "学科领域": f.subject or "全部",
+                "未通过认证教师": "不包含" if f.certified_only else "包含"}
+
+    def title(self) -> str:
+        """Training, region or school, filters, 数据更新时间."""
+        return title_line(self.training.name, self.scope_name, self.filter_labels(),
+                          self.updated)
+
+    def label_text(self) -> str:
+        return f"{self.training.name}-{self.scope_name}-{self.label}"
+
+    def audit_scope(self):
+        return (self.region.code if self.region is not None else None), self.school_code
+
+    def audit_detail(self, fmt, rows):
+        f = self.filters
+        return {"table": self.name, "training": self.training.code, "format": fmt,
+                "stage": f.stage, "subject": f.subject, "certified_only": f.certified_only,
+                "rows": rows}
+
+    @classmethod
+    def denied_detail(cls, args, reason):
+        def cut(key):
+            value = args.get(key)
+            return value[:40] if isinstance(value, str) else ""
+
+        return {"training": cut("training_code"), "reason": reason, "region": cut("region"),
+                "school": cut("school")}
+
+
+class RegionTable(TrainingTable):
+    """统计详情 · 按区域查看: the current region's row, its children (or schools)."""
+
+    name = "regions"
+    label = "按区域查看"
+    path = "/export/training/<training_code>/regions"
+    query = ("region", "stage", "subject", "uncertified")
+    columns = REGION_TABLE_EXPORT_COLUMNS
+
+    @classmethod
+    def authorize(cls, conn, scope, args, snapshot_id=None):
+        if not is_region_admin(scope):
+            raise ScopeDenied("no region scope")
+        args, f, training, snapshot_id = cls._start(conn, scope, args, snapshot_id)
+        try:
+            region = authorize_region(conn, scope, args["region"] or None)
+        except ScopeDenied as exc:
+            raise ScopeDenied("region outside scope") from exc
+        table = cls(args, region.name)
+        table.region = region
+        return table._finish(training, f, snapshot_id, conn)
+
+    def _values(self, conn) -> list[list[str]]:
+        if self.snapshot_id is None:
+            return []
+        if not hasattr(self, "_cached"):
+            records = region_table_records(region_table(
+                conn, self.snapshot_id, self.training, self.region, self.filters))
+            self._cached = [region_table_values(r) for r in records]
+        return self._cached
+
+    def count(self, conn):
+        return len(self._values(conn))
+
+    def rows(self, conn):
+        # A region table is a few hundred rows at most: read once, then written.
+        yield from self._values(conn)
+
+
+class ParticipantTable(TrainingTable):
+    """统计详情 · 按学员查看: every matching participant, read in keyset batches."""
+
+    name = "teachers"
+    label = "按学员查看"
+    path = "/export/training/<training_code>/teachers"
+    query = ("region", "school", "stage", "subject", "q", "uncertified")
+    columns = PARTICIPANT_COLUMNS
+    background = True
+
+    @classmethod
+    def authorize(cls, conn, scope, args, snapshot_id=None):
+        args, f, training, snapshot_id = cls._start(conn, scope, args, snapshot_id)
+        q = args["q"].strip()
+        if len(q) > NAME_QUERY_MAX:
+            raise Malformed("姓名查询过长")
+        region_arg, school_arg = args["region"], args["school"]
+        if region_arg and school_arg:
+            raise Malformed("区域与学校只能指定其一")
+        try:
+            if school_arg or (scope.is_school and not region_arg):
+                code = authorize_school(conn, scope, school_arg or None)
+                table = cls(args, school_name(conn, code) or code)
+                table.school_code = code
+            else:
+                region = authorize_region(conn, scope, region_arg or None)
+                table = cls(args, region.name)
+                table.region = region
+        except ScopeDenied as exc:
+            raise ScopeDenied("school outside scope" if school_arg
+                              else "region outside scope") from exc
+        table.q = q
+        return table._finish(training, f, snapshot_id, conn)
+
+    def filter_labels(self):
+        labels = super().filter_labels()
+        if self.q:
+            labels["姓名"] = self.q
+        return labels
+
+    def _where(self):
+        where = (TeacherScope(school_code=self.school_code) if self.school_code is not None
+                 else TeacherScope(region=self.region))
+        return where, TeacherFilters(self.filters, self.q)
+
+    def count(self, conn):
+        if self.snapshot_id is None:
+            return 0
+        return count_teachers(conn, self.snapshot_id, self.training, *self._where())
+
+    def rows(self, conn):
+        if self.snapshot_id is None:
+            return
+        yield from iter_teacher_values(conn, self.snapshot_id, self.training, *self._where())
+
+    def audit_detail(self, fmt, rows):
+        detail = super().audit_detail(fmt, rows)
+        if self.school_code is not None:
+            detail["school"] = self.school_code
+        if self.q:
+            # A name is personal data: the log keeps only that a name filter was used.
+            detail["name"] = self.q[0] + "*" * (len(self.q) - 1)
+        return detail
+
+
+# --------------------------------------------------------------------------- 操作日志
+
+
+class AuditTable(DownloadTable):
+    """操作日志 of the caller's own region scope (no parameter chooses another region), with
+    the screen's columns and sentences."""
+
+    name = "audit"
+    label = "操作日志"
+    path = "/export/audit"
+    query = ()
+    columns = tuple(Column(label) for _, label in AUDIT_COLUMNS)
+    LIMIT = 100_000
+
+    @classmethod
+    def authorize(cls, conn, scope, args, snapshot_id=None):
+        if not is_region_admin(scope):
+            raise ScopeDenied("no region scope")
+        table = cls({}, scope.name)
+        table.region_code = scope.region_code
+        table.exported_at = datetime.now()
+        return table
+
+    def title(self):
+        return f"操作日志 · {self.scope_name} · 导出时间：{self.exported_at:%Y-%m-%d %H:%M:%S}"
+
+    def _entries(self, conn):
+        if not hasattr(self, "_cached"):
+            keys = [key for key, _ in AUDIT_COLUMNS]
+            self._cached = [[cells[k] for k in keys] for cells in (
+                r.cells() for r in entries_in_scope(conn, self.region_code, limit=self.LIMIT))]
+        return self._cached
+
+    def count(self, conn):
+        return len(self._entries(conn))
+
+    def rows(self, conn):
+        yield from self._entries(conn)
+
+    def audit_scope(self):
+        return self.region_code, None
+
+
+# --------------------------------------------------------------------------- the list
+
+TABLES: dict[str, type[DownloadTable]] = {
+    t.name: t for t in (RegionTable, ParticipantTable, AuditTable)
+}
+
