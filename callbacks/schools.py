@@ -7,14 +7,14 @@ store or a form value is only ever a request.
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 from dash import Input, Output, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 from flask_login import current_user
 
-from data_access import audit, codes, schools
+from data_access import codes, schools
+from data_access.download_tables import url_for
 from data_access.privacy import mask_account
+from data_access.rules import is_region_admin
 from data_access.scope import ScopeDenied, authorize_region, valid_id
 from data_access.vocab import ROLE_LABELS, ROLE_SCHOOL_ADMIN
 from dashboard.access import read, require_scope, write
@@ -24,6 +24,7 @@ from layouts import schools as view
 from layouts.ids import Schools as ids
 
 from . import callback
+from .admin_pages import issue_and_record
 
 EDIT, DELETE, MOVE, ISSUE = "编辑", "删除", "调整隶属", "生成权限码"
 TIME = "%Y.%m.%d %H:%M"
@@ -33,7 +34,7 @@ DENIED = "该学校不存在或不在管理范围内"
 
 def _region_scope():
     scope = require_scope()
-    if scope.is_school or scope.region_code is None:
+    if not is_region_admin(scope):
         raise PreventUpdate
     return scope
 
@@ -48,29 +49,12 @@ def _actor() -> str:
     return mask_account(current_user.account)
 
 
-@callback(Output(ids.REGION, "options"), Output(ids.REGION, "value"),
-          Output(ids.field("region_code"), "options"),
-          Input(ids.LOAD, "data"), State(ids.REGION, "value"))
-def region_options(_load, requested):
-    """The regions of the scope (paths from the scope's own region down); the filter keeps
-    the region the URL asked for when it is one of them."""
-    scope = _region_scope()
-    with read() as conn:
-        regions = schools.regions_in_scope(conn, scope)
-    opts = [{"label": path, "value": code} for code, path in regions]
-    known = {code for code, _ in regions}
-    chosen = requested if isinstance(requested, str) and requested in known else None
-    return opts, chosen or scope.region_code, opts
-
-
-def _filters(region, kind, urban, activated, q):
-    return {"region": region or "", "q": (q or "").strip() if isinstance(q, str) else "",
-            "kind": kind or "", "urban_rural": urban or "", "activated": activated or ""}
-
-
-def export_href(fmt: str, values: dict) -> str:
-    query = urlencode({k: v for k, v in values.items() if isinstance(v, str) and v})
-    return f"/export/schools.{fmt}" + (f"?{query}" if query else "")
+def _export_urls(region: str, filters: schools.SchoolFilters) -> tuple[str, str]:
+    """The stable download URLs of the list as shown (the same checks run again there)."""
+    activated = {True: "1", False: "0", None: ""}[filters.activated]
+    args = {"region": region, "q": filters.q, "kind": filters.kind or "",
+            "urban_rural": filters.urban_rural or "", "activated": activated}
+    return url_for("schools", args, "csv"), url_for("schools", args, "xlsx")
 
 
 @callback(Output(ids.GRID, "rowData"), Output(ids.PAGER, "max_value"),
@@ -93,7 +77,7 @@ def school_rows(region, kind, urban, activated, q, page, _reload):
                                         size=view.PAGE_SIZE, path_root=scope.region_code)
             movable = schools.may_transfer(conn, scope)
     except ScopeDenied:
-        return [], 1, 1, "共 0 条", "/export/schools.csv", "/export/schools.xlsx"
+        return [], 1, 1, "共 0 条", *_export_urls("", schools.SchoolFilters())
     records = []
     for r in rows:
         actions = [EDIT, DELETE]
@@ -105,9 +89,8 @@ def school_rows(region, kind, urban, activated, q, page, _reload):
         records.append({"code": code, "name": name, "region": region_path, "kind": kind_,
                         "urban_rural": urban_ or "—", "activated": active,
                         "admin": admin or "—", "phone": phone or "—", "actions": actions})
-    values = _filters(region, kind, urban, activated, q)
-    return (records, pages, page, f"共 {total} 条", export_href("csv", values),
-            export_href("xlsx", values))
+    region_arg = shown.code if shown.code != scope.region_code else ""
+    return (records, pages, page, f"共 {total} 条", *_export_urls(region_arg, filters))
 
 
 def _row_action(data, wanted: str) -> str:
@@ -310,14 +293,12 @@ def issue_code(cell, reload):
     code = _row_action(cell, ISSUE)
     try:
         with write() as conn:
-            issued = codes.issue(conn, scope, ROLE_SCHOOL_ADMIN, code)
-            audit.record(conn, "code_issue", user_id=scope.user_id, actor=_actor(),
-                         school_code=code, detail={"code_id": issued.id,
-                                                   "role": ROLE_SCHOOL_ADMIN},
-                         ip=client_ip())
+            issued = issue_and_record(conn, scope, ROLE_SCHOOL_ADMIN, code)
             row = schools.get_school(conn, scope, code)
     except codes.CodeError as exc:
         return None, view.message(str(exc), ok=False), no_update
+    except ScopeDenied:
+        return None, view.message(DENIED, ok=False), no_update
     return (admin_pages.issued_code(issued.code, ROLE_LABELS[ROLE_SCHOOL_ADMIN], row.name,
                                     issued.expires_at.strftime(TIME)), None,
             _bump(reload))

@@ -101,7 +101,8 @@ KEY_LABELS = {
     "region": "区域", "name": "姓名", "job_id": "后台任务", "code_id": "权限码",
     "role": "角色", "binding_id": "绑定记录", "user_id": "用户", "reason": "原因",
     "view": "页面",
-    "old": "原值", "new": "新值", "codes_revoked": "撤销的权限码",
+    "old": "原值", "new": "新值", "codes_revoked": "撤销的权限码", "kind": "机构类型",
+    "urban_rural": "城乡类型", "activated": "是否激活", "q": "搜索",
 }
 #: Fields of a school as the 学校管理 sentences name them.
 SCHOOL_FIELD_LABELS = {
@@ -308,10 +309,16 @@ def _export_parts(detail: dict, names: Names) -> list[str]:
         parts.append(f"{integer(rows)} 行")
     if "training" in detail:
         parts.append(f"培训：{names.training(detail.pop('training'))}")
-    for key, label in (("stage", "学段"), ("subject", "学科领域")):
+    for key, label in (("stage", "学段"), ("subject", "学科领域"), ("kind", "机构类型"),
+                       ("urban_rural", "城乡类型"), ("q", "搜索")):
         value = detail.pop(key, None)
         if value:
             parts.append(f"{label}：{_text(value)}")
+    activated = detail.pop("activated", None)  # 学校管理's filter
+    if isinstance(activated, bool):
+        parts.append(f"是否激活：{'已激活' if activated else '未激活'}")
+    elif activated is not None:
+        parts.append(f"是否激活：{_text(activated)}")
     if detail.pop("certified_only", False) is True:
         parts.append("未通过认证教师：不包含")
     # The school is the entry's 范围 already; a name filter is stored as `教**`.

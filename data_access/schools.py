@@ -24,9 +24,10 @@ from sqlalchemy import Connection, and_, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from . import audit, school_fields, vocab
-from .models import Binding, PermissionCode, Region, RegionClosure, School, User
+from .models import Binding, PermissionCode, Region, School, User
 from .privacy import mask_name, mask_phone
-from .regions import get_region, is_within
+from .regions import ancestor_chains, get_region, is_within
+from .rules import current_school_admin, in_subtree, is_region_admin
 from .scope import CODE_RE, Scope, ScopeDenied, authorize_school
 from .text import has_control_characters
 
@@ -147,7 +148,7 @@ def _admins():
     """The current 学校管理员 binding of each school (at most one, by a unique index)."""
     return (select(Binding.school_code, Binding.user_id, Binding.contact_name,
                    Binding.contact_phone)
-            .where(Binding.role == vocab.ROLE_SCHOOL_ADMIN, Binding.removed_at.is_(None))
+            .where(current_school_admin())
             .subquery("admin"))
 
 
@@ -160,11 +161,9 @@ def _filtered(region_code: str, filters: SchoolFilters, columns):
     stmt = (
         select(*columns(admin))
         .select_from(School)
-        .join(RegionClosure, and_(RegionClosure.descendant_code == School.region_code,
-                                  RegionClosure.ancestor_code == region_code))
         .outerjoin(admin, admin.c.school_code == School.code)
         .outerjoin(User, User.id == admin.c.user_id)
-        .where(School.deleted_at.is_(None))
+        .where(School.deleted_at.is_(None), in_subtree(region_code, School.region_code))
     )
     if filters.kind:
         stmt = stmt.where(School.kind == filters.kind)
@@ -191,22 +190,6 @@ def _row_columns(admin):
             admin.c.school_code.label("admin_school"))
 
 
-def _chains(conn: Connection, codes) -> dict[str, list[tuple[str, str]]]:
-    """The (code, name) path from the root down to each region code, in batched queries."""
-    codes = sorted(set(codes))
-    chains: dict[str, list[tuple[str, str]]] = {}
-    for start in range(0, len(codes), 500):
-        rows = conn.execute(
-            select(RegionClosure.descendant_code, Region.code, Region.name)
-            .join(Region, Region.code == RegionClosure.ancestor_code)
-            .where(RegionClosure.descendant_code.in_(codes[start:start + 500]))
-            .order_by(RegionClosure.descendant_code, RegionClosure.depth.desc())
-        )
-        for code, ancestor, name in rows:
-            chains.setdefault(code, []).append((ancestor, name))
-    return chains
-
-
 def _from(chain: list[tuple[str, str]], root: str | None) -> list[tuple[str, str]]:
     codes = [c for c, _ in chain]
     return chain[codes.index(root):] if root in codes else chain
@@ -216,13 +199,13 @@ def region_paths(conn: Connection, codes, root: str | None = None) -> dict[str, 
     """`福建省/莆田市/仙游县` for each region code; from ``root`` down (`莆田市/仙游县`) for
     the regions below it."""
     return {code: "/".join(name for _, name in _from(chain, root))
-            for code, chain in _chains(conn, codes).items()}
+            for code, chain in ancestor_chains(conn, codes).items()}
 
 
 def _tree_ordered(conn: Connection, codes, root: str | None = None) -> list[tuple[str, str]]:
     """(code, path from ``root``) of the regions in tree order: each region followed by its
     subtree, siblings by code."""
-    chains = _chains(conn, codes)
+    chains = ancestor_chains(conn, codes)
     ordered = sorted(chains.items(), key=lambda item: [c for c, _ in item[1]])
     return [(code, "/".join(name for _, name in _from(chain, root))) for code, chain in ordered]
 
@@ -292,10 +275,8 @@ def regions_in_scope(conn: Connection, scope: Scope, limit: int = 5000) -> list[
     order, the scope's own first: where a new school may be attached (§1.1: a school hangs
     at any level)."""
     _region_scope(scope)
-    codes = conn.scalars(
-        select(RegionClosure.descendant_code)
-        .where(RegionClosure.ancestor_code == scope.region_code)
-        .order_by(RegionClosure.depth, RegionClosure.descendant_code).limit(limit))
+    codes = conn.scalars(select(Region.code).where(in_subtree(scope.region_code, Region.code))
+                         .order_by(Region.level, Region.code).limit(limit))
     return _tree_ordered(conn, codes, scope.region_code)
 
 
@@ -320,8 +301,8 @@ class SchoolChange:
 
 
 def _region_scope(scope: Scope) -> None:
-    if scope.is_school or scope.region_code is None:
-        raise ScopeDenied("a school scope manages no schools")
+    if not is_region_admin(scope):
+        raise ScopeDenied("no region scope")
 
 
 def _form_text(values: dict, key: str, errors: dict[str, str]) -> str:
@@ -484,9 +465,7 @@ def delete_school(conn: Connection, scope: Scope, code: object, *, actor: str | 
     if done != 1:
         raise ScopeDenied("school outside scope")
     binding_id = conn.scalar(
-        select(Binding.id).where(Binding.school_code == code,
-                                 Binding.role == vocab.ROLE_SCHOOL_ADMIN,
-                                 Binding.removed_at.is_(None)))
+        select(Binding.id).where(Binding.school_code == code, current_school_admin()))
     if binding_id is not None:
         conn.execute(update(Binding).where(Binding.id == binding_id)
                      .values(removed_at=now, removed_by=scope.user_id))
@@ -509,7 +488,7 @@ def delete_school(conn: Connection, scope: Scope, code: object, *, actor: str | 
 
 def may_transfer(conn: Connection, scope: Scope) -> bool:
     """Whether the scope transfers schools at all: admins of a province or a city."""
-    if scope.is_school or scope.region_code is None:
+    if not is_region_admin(scope):
         return False
     region = get_region(conn, scope.region_code)
     return region is not None and region.kind in TRANSFER_KINDS
@@ -530,10 +509,9 @@ def transfer_targets(conn: Connection, scope: Scope, code: object,
     if not _below(conn, scope, current):
         return []
     codes = [c for c in conn.scalars(
-        select(RegionClosure.descendant_code)
-        .where(RegionClosure.ancestor_code == scope.region_code, RegionClosure.depth > 0)
-        .order_by(RegionClosure.depth, RegionClosure.descendant_code).limit(limit))
-        if c != current]
+        select(Region.code).where(in_subtree(scope.region_code, Region.code))
+        .order_by(Region.level, Region.code).limit(limit))
+        if c not in (current, scope.region_code)]
     return _tree_ordered(conn, codes, scope.region_code)
 
 
@@ -560,9 +538,7 @@ def move_school(conn: Connection, scope: Scope, code: object, target: object, *,
     if done != 1:
         raise ScopeDenied("school outside scope")
     binding_id = conn.scalar(
-        select(Binding.id).where(Binding.school_code == code,
-                                 Binding.role == vocab.ROLE_SCHOOL_ADMIN,
-                                 Binding.removed_at.is_(None)))
+        select(Binding.id).where(Binding.school_code == code, current_school_admin()))
     change = SchoolChange("school_move", code, old.name, old={"region_code": old.region_code},
                           new={"region_code": target}, binding_id=binding_id)
     # Filed under the region it leaves: the admins there keep seeing the move in 操作日志,

@@ -109,7 +109,6 @@ class Schools(StrEnum):
     MESSAGE = "schools-message"
     ISSUED = "schools-issued"
     RELOAD = "schools-reload"
-    LOAD = "schools-load"
     GRID = "schools-grid"
     TOTAL = "schools-total"
     PAGER = "schools-pager"

@@ -42,12 +42,17 @@ DELETE_CONSEQUENCES = [
 ]
 
 
-def page(region: str = "", q: str = "", kind: str = "", urban_rural: str = "",
-         activated: str = ""):
-    """The page; the arguments are the URL's filters (checked again by every callback)."""
+def page(export_urls: dict[str, str], regions: list[tuple[str, str]], region: object = "",
+         q: object = "", kind: object = "", urban_rural: object = "", activated: object = ""):
+    """The page. `export_urls`: the stable download URLs by format; `regions`: (code, path)
+    of the scope's regions, its own first; the other arguments are the URL's filters, as
+    sent (the callbacks check them again)."""
     def pick(value, allowed):
         return value if isinstance(value, str) and value in allowed else ""
 
+    region_options = [{"label": path, "value": code} for code, path in regions]
+    codes = [code for code, _ in regions]
+    region = pick(region, codes) or (codes[0] if codes else "")
     q = q if isinstance(q, str) else ""
     return html.Div(
         className="page",
@@ -56,9 +61,9 @@ def page(region: str = "", q: str = "", kind: str = "", urban_rural: str = "",
                       html.Div([
                           html.Button("新增学校", id=ids.ADD, n_clicks=0,
                                       className="btn btn-primary btn-sm"),
-                          html.A("导出 CSV", id=ids.EXPORT_CSV, href="/export/schools.csv",
+                          html.A("导出 CSV", id=ids.EXPORT_CSV, href=export_urls["csv"],
                                  className="btn btn-outline-primary btn-sm export"),
-                          html.A("导出 Excel", id=ids.EXPORT_XLSX, href="/export/schools.xlsx",
+                          html.A("导出 Excel", id=ids.EXPORT_XLSX, href=export_urls["xlsx"],
                                  className="btn btn-outline-primary btn-sm export"),
                       ], className="title-actions")],
                      className="title-row"),
@@ -66,9 +71,8 @@ def page(region: str = "", q: str = "", kind: str = "", urban_rural: str = "",
                 className="filter-bar",
                 children=[
                     html.Label("区域:", htmlFor=ids.REGION),
-                    dropdown(id=ids.REGION, options=[], value=region if isinstance(region, str)
-                             else "", clearable=False, placeholder="选择区域",
-                             style={"width": "170px"}),
+                    dropdown(id=ids.REGION, options=region_options, value=region,
+                             clearable=False, placeholder="选择区域", style={"width": "170px"}),
                     html.Label("机构类型:", htmlFor=ids.KIND),
                     dropdown(id=ids.KIND, options=KIND_OPTIONS, value=pick(kind, SCHOOL_KINDS),
                              clearable=False, searchable=False, className="dd-narrow"),
@@ -88,7 +92,6 @@ def page(region: str = "", q: str = "", kind: str = "", urban_rural: str = "",
             html.Div(id=ids.MESSAGE),
             html.Div(id=ids.ISSUED),
             dcc.Store(id=ids.RELOAD, data=0),
-            dcc.Store(id=ids.LOAD, data=0),
             data_grid(ids.GRID, COLUMNS, "params.data.code", empty="暂无学校"),
             html.Div(
                 className="pager-row",
@@ -99,7 +102,7 @@ def page(region: str = "", q: str = "", kind: str = "", urban_rural: str = "",
                     html.Span(f"{PAGE_SIZE}条/页", className="pager-size"),
                 ],
             ),
-            form_modal(),
+            form_modal(region_options),
             delete_modal(),
             move_modal(),
         ],
@@ -130,7 +133,7 @@ def _select(key: str, opts, placeholder: str):
     return dbc.Select(id=ids.field(key), options=opts, placeholder=placeholder, size="sm")
 
 
-def form_modal():
+def form_modal(region_options: list[dict]):
     return dbc.Modal(
         id=ids.FORM,
         is_open=False,
@@ -142,7 +145,7 @@ def form_modal():
                 dcc.Store(id=ids.EDITING),
                 _field("code", _text("code", 40, "如 3135000001")),
                 _field("name", _text("name", 200)),
-                _field("region_code", _select("region_code", [], "请选择所在区域")),
+                _field("region_code", _select("region_code", region_options, "请选择所在区域")),
                 _field("kind", _select("kind", [{"label": k, "value": k} for k in SCHOOL_KINDS],
                                        "学校")),
                 _field("urban_rural", _select("urban_rural",

@@ -54,11 +54,18 @@ def _doc(page, name: str):
         shutil.copyfile(shot, DOCS / f"{name}.png")
 
 
-def _open(page, live_server):
-    page.goto(f"{live_server}/schools")
+def _settled(page):
+    """The list and the region filter (whose choices arrive from the server) are drawn."""
     page.wait_for_selector("#schools-grid .ag-center-cols-container .ag-row")
+    page.wait_for_selector("#schools-region .dash-dropdown-value-item")
     page.wait_for_function("() => document.querySelector('#schools-total')"
                            " && document.querySelector('#schools-total').innerText")
+    page.wait_for_timeout(300)  # autoHeight rows settle after the first paint
+
+
+def _open(page, live_server):
+    page.goto(f"{live_server}/schools")
+    _settled(page)
 
 
 def _row(page, name: str):
@@ -90,8 +97,8 @@ def test_a_county_admin_adds_corrects_and_deletes_schools(world, live_server, br
     page.set_viewport_size({"width": 1280, "height": 800})
     browser_login(page, live_server, "xianyou", PASSWORD)
     page.click(".leftmenu .menu-item:text-is('学校管理')")
-    page.wait_for_selector("#schools-grid .ag-center-cols-container .ag-row")
-    page.wait_for_timeout(400)
+    _settled(page)
+    assert page.inner_text("#schools-region .dash-dropdown-value") == "仙游县"
     assert page.inner_text("#schools-total") == "共 6 条"
     problems = page.evaluate(CHECK_GRID, ["#schools-grid", HEADERS])
     assert not problems, problems

@@ -334,3 +334,31 @@ def test_school_admins_get_nothing_from_these_callbacks(app, client, world):
     assert rows(client) is None
     assert action(client, "编辑", "S-XY-1", "schools-form.is_open") is None
     assert _move(client, "S-XY-1", "350304") is None
+
+
+def test_the_page_opens_with_the_urls_filters_when_they_are_valid():
+    from layouts import schools as view
+
+    regions = [("350300", "莆田市"), ("350322", "莆田市/仙游县")]
+    urls = {"csv": "/export/schools.csv", "xlsx": "/export/schools.xlsx"}
+
+    def value(page, cid):
+        found = []
+
+        def walk(node):
+            if getattr(node, "id", None) == cid:
+                found.append(node.value)
+            for child in getattr(node, "children", None) or []:
+                if hasattr(child, "to_plotly_json"):
+                    walk(child)
+        walk(page)
+        return found[0]
+
+    page = view.page(urls, regions, "350322", "实验", "学校", "未填写", "0")
+    assert [value(page, c) for c in ("schools-region", "schools-query", "schools-kind",
+                                     "schools-urban", "schools-activated")] == [
+        "350322", "实验", "学校", "未填写", "0"]
+    forged = view.page(urls, regions, "350400", ["x"], "大学", "郊区", "2")
+    assert [value(forged, c) for c in ("schools-region", "schools-query", "schools-kind",
+                                       "schools-urban", "schools-activated")] == [
+        "350300", "", "", "", ""]

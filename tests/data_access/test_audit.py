@@ -148,6 +148,11 @@ def test_every_action_reads_as_a_chinese_sentence(engine, world):
             (dict(user_id=sup, actor=actor, region_code="350300",
                   detail={"table": "audit", "format": "csv", "rows": 7}),
              ["导出「操作日志」CSV，7 行"]),
+            (dict(user_id=sup, actor=actor, region_code="350322",
+                  detail={"table": "schools", "format": "xlsx", "rows": 12, "kind": "学校",
+                          "urban_rural": "未填写", "activated": False, "q": "实验"}),
+             ["导出「学校管理」XLSX，12 行", "机构类型：学校", "城乡类型：未填写", "是否激活：未激活",
+              "搜索：实验"]),
         ],
         "export_denied": [
             (dict(user_id=sup, actor=actor, region_code="350300", outcome="denied",
@@ -243,8 +248,8 @@ def test_actor_is_named_with_a_masked_account(engine, world):
 def test_unknown_actions_keys_and_malformed_details_stay_readable(engine, world):
     with engine.begin() as conn:
         audit.record(conn, "export", user_id=world["sup"], region_code="350300",
-                     detail={"table": "schools", "format": "csv", "rows": 3,
-                             "kind": ["学校", "教研机构"], "flags": {"activated": True}})
+                     detail={"table": "pupils", "format": "csv", "rows": 3,
+                             "sort": ["学校", "教研机构"], "flags": {"archived": True}})
         audit.record(conn, "code_revoke", user_id=world["sup"], region_code="350300",
                      detail={"code_id": [1], "role": {"x": 1}, "binding_id": [2],
                              "user_id": {"id": 3}})
@@ -258,8 +263,8 @@ def test_unknown_actions_keys_and_malformed_details_stay_readable(engine, world)
     broken, moved, removed, revoked, exported = _entries(engine, "350300")
     assert revoked.detail.startswith("撤销「x：1」权限码 #1") and "用户：用户 #id：3" in revoked.detail
     assert removed.detail.startswith("删除「school_admin」—")
-    assert exported.detail.startswith("导出「schools」CSV，3 行")
-    assert "kind：学校、教研机构" in exported.detail and "flags：activated：是" in exported.detail
+    assert exported.detail.startswith("导出「pupils」CSV，3 行")
+    assert "sort：学校、教研机构" in exported.detail and "flags：archived：是" in exported.detail
     assert moved.action == "其他操作"
     assert moved.detail.startswith("其他操作，")
     assert {"学校：仙游县第一中学", "区域：荔城区", "note：—"} <= set(moved.detail.split("，"))
