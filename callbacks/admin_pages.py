@@ -56,17 +56,24 @@ def issue_code(_clicks, role, target, reload):
         return None, view_error("请选择角色和区域/学校"), no_update
     try:
         with write() as conn:
-            issued = codes.issue(conn, scope, role, target)
-            audit.record(conn, "code_issue", user_id=scope.user_id,
-                         actor=mask_account(current_user.account),
-                         region_code=None if role == ROLE_SCHOOL_ADMIN else target,
-                         school_code=target if role == ROLE_SCHOOL_ADMIN else None,
-                         detail={"code_id": issued.id, "role": role}, ip=client_ip())
+            issued = issue_and_record(conn, scope, role, target)
             target_name = _target_name(conn, role, target)
     except codes.CodeError as exc:
         return None, view_error(str(exc)), no_update
     return (view.issued_code(issued.code, ROLE_LABELS[role], target_name,
                              issued.expires_at.strftime(TIME)), None, (reload or 0) + 1)
+
+
+def issue_and_record(conn, scope, role: str, target: str) -> codes.IssuedCode:
+    """Issue a code as 权限码管理 does (the §3 rule, `codes.issue`) and log it; every screen
+    that offers 生成权限码 goes through here. Raises codes.CodeError with the reason."""
+    issued = codes.issue(conn, scope, role, target)
+    audit.record(conn, "code_issue", user_id=scope.user_id,
+                 actor=mask_account(current_user.account),
+                 region_code=None if role == ROLE_SCHOOL_ADMIN else target,
+                 school_code=target if role == ROLE_SCHOOL_ADMIN else None,
+                 detail={"code_id": issued.id, "role": role}, ip=client_ip())
+    return issued
 
 
 def _row_id(cell: dict) -> int:

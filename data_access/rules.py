@@ -3,7 +3,8 @@
 - `is_region_admin`: "region admins only" — the screens, callbacks, downloads and scope
   checks reserved to region roles all ask this.
 - `in_subtree`: "inside this region's subtree", as a SQL condition on a region-code column.
-- `school_admin_bound` / `school_has_admin`: "this school already has a 学校管理员".
+- `current_school_admin` / `school_admin_bound` / `school_has_admin`: "this school already
+  has a 学校管理员".
 - `administers`: who may create (issue a code for) and cancel (revoke it, remove the binding)
   which admin binding.
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, and_, select
 
 from .models import Binding, Region, RegionClosure
 from .regions import is_within
@@ -38,11 +39,15 @@ def in_subtree(region_code: str, column):
                       .where(RegionClosure.ancestor_code == region_code))
 
 
+def current_school_admin():
+    """SQL: a `bindings` row is a current 学校管理员 binding (at most one per school)."""
+    return and_(Binding.role == ROLE_SCHOOL_ADMIN, Binding.removed_at.is_(None))
+
+
 def school_admin_bound(school_code):
     """SQL EXISTS: the school (a code or a column) has a current 学校管理员 binding."""
     return (select(Binding.id)
-            .where(Binding.school_code == school_code, Binding.role == ROLE_SCHOOL_ADMIN,
-                   Binding.removed_at.is_(None))
+            .where(Binding.school_code == school_code, current_school_admin())
             .exists())
 
 
