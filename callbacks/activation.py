@@ -16,22 +16,24 @@ from data_access import activation as act
 from data_access import audit, codes
 from data_access.download_tables import FORMATS, url_for
 from data_access.privacy import mask_account
-from data_access.regions import ancestors
+from data_access.regions import ancestors, school_name
 from data_access.rules import administers, is_region_admin
 from data_access.scope import SCHOOL_CODE_RE, ScopeDenied, authorize_region, valid_id
-from data_access.vocab import ROLE_SCHOOL_ADMIN
+from data_access.vocab import ROLE_LABELS, ROLE_SCHOOL_ADMIN
 from dashboard.access import read, require_scope, write
 from dashboard.security import client_ip
 from layouts import activation as view
+from layouts import admin_pages as code_view
 from layouts.ids import Activation as ids
 
 from . import callback, clientside_callback
-from .admin_pages import issue_and_record, issued_view
+from .admin_pages import issue_and_record
 
 HIDDEN = {"display": "none"}
 SHOWN: dict = {}
 DENIED = "无权查看该区域的激活进度：只能查看本级及下级区域。"
 SCHOOL_SCOPE = "激活进度仅对区域管理员开放。"
+CODE_TIME = "%Y.%m.%d %H:%M"  # as 权限码管理 shows a code's expiry
 
 
 def _clean(raw) -> dict:
@@ -263,7 +265,10 @@ def issue_code(cell, raw_list, reload):
     if region is None:
         return None, view.message(DENIED, ok=False), no_update
     try:
-        issued, target_name = issue_and_record(scope, ROLE_SCHOOL_ADMIN, school)
+        with write() as conn:
+            issued = issue_and_record(conn, scope, ROLE_SCHOOL_ADMIN, school)
+            target_name = school_name(conn, school) or school
     except codes.CodeError as exc:
         return None, view.message(str(exc), ok=False), _next(reload)
-    return issued_view(issued, ROLE_SCHOOL_ADMIN, target_name), None, _next(reload)
+    return (code_view.issued_code(issued.code, ROLE_LABELS[ROLE_SCHOOL_ADMIN], target_name,
+                                  issued.expires_at.strftime(CODE_TIME)), None, _next(reload))

@@ -55,30 +55,25 @@ def issue_code(_clicks, role, target, reload):
     if not isinstance(role, str) or not isinstance(target, str) or not target:
         return None, view_error("请选择角色和区域/学校"), no_update
     try:
-        issued, target_name = issue_and_record(scope, role, target)
+        with write() as conn:
+            issued = issue_and_record(conn, scope, role, target)
+            target_name = _target_name(conn, role, target)
     except codes.CodeError as exc:
         return None, view_error(str(exc)), no_update
-    return issued_view(issued, role, target_name), None, (reload or 0) + 1
+    return (view.issued_code(issued.code, ROLE_LABELS[role], target_name,
+                             issued.expires_at.strftime(TIME)), None, (reload or 0) + 1)
 
 
-def issue_and_record(scope, role: str, target: str) -> tuple[codes.IssuedCode, str]:
-    """Issue a code (the §3 rule, one 学校管理员 per school, no second open code) and log it:
-    the one code-issuing flow, used by 权限码管理 and by the school lists (激活进度).
-    Raises codes.CodeError with a message for the user."""
-    with write() as conn:
-        issued = codes.issue(conn, scope, role, target)
-        audit.record(conn, "code_issue", user_id=scope.user_id,
-                     actor=mask_account(current_user.account),
-                     region_code=None if role == ROLE_SCHOOL_ADMIN else target,
-                     school_code=target if role == ROLE_SCHOOL_ADMIN else None,
-                     detail={"code_id": issued.id, "role": role}, ip=client_ip())
-        return issued, _target_name(conn, role, target)
-
-
-def issued_view(issued: codes.IssuedCode, role: str, target_name: str):
-    """The code, shown once."""
-    return view.issued_code(issued.code, ROLE_LABELS[role], target_name,
-                            issued.expires_at.strftime(TIME))
+def issue_and_record(conn, scope, role: str, target: str) -> codes.IssuedCode:
+    """Issue a code as 权限码管理 does (the §3 rule, `codes.issue`) and log it; every screen
+    that offers 生成权限码 goes through here. Raises codes.CodeError with the reason."""
+    issued = codes.issue(conn, scope, role, target)
+    audit.record(conn, "code_issue", user_id=scope.user_id,
+                 actor=mask_account(current_user.account),
+                 region_code=None if role == ROLE_SCHOOL_ADMIN else target,
+                 school_code=target if role == ROLE_SCHOOL_ADMIN else None,
+                 detail={"code_id": issued.id, "role": role}, ip=client_ip())
+    return issued
 
 
 def _row_id(cell: dict) -> int:

@@ -328,9 +328,30 @@ def demo(host: str, port: int, scale: str) -> None:
                         export_dir=folder / "exports")
     if not db_path.exists():
         _build_demo(settings, folder, scale)
+    else:
+        _upgrade_demo(settings)
     _echo_demo_logins(settings, folder)
     click.echo(f"\n打开 http://{host}:{port}/ 登录（端口被占用时用 --port 换一个，如 --port 8060）\n")
     _serve(host, port, 2, settings)
+
+
+def _upgrade_demo(settings: Settings) -> None:
+    """A demo database built by an earlier version: migrate it, and rebuild its statistics
+    when a migration left none (e.g. 0008 moves them into snapshot files)."""
+    from data_access.refresh import current_snapshot
+    from data_access.refresh import refresh as run_refresh
+    from data_access.schema import upgrade
+
+    engine = make_engine(settings.database_url)
+    try:
+        upgrade(engine)
+        with engine.connect() as conn:
+            missing = current_snapshot(conn) is None
+        if missing:
+            click.echo("rebuilding the demo statistics for this version …")
+            run_refresh(engine)
+    finally:
+        engine.dispose()
 
 
 def _echo_demo_logins(settings: Settings, folder: Path) -> None:

@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 from data_access.download_tables import FORMATS, url_for
 from data_access.rules import REGION_ROLES, SCHOOL_ROLES
-from layouts import activation, admin_pages, exports_page, training_list, training_stats
+from layouts import activation, admin_pages, exports_page, schools, training_list, training_stats
 from layouts.shell import PRODUCT_NAME, MenuEntry
 
 ALL_ROLES = REGION_ROLES | SCHOOL_ROLES
@@ -82,6 +82,21 @@ def _activation(scope, **params):
     if isinstance(shown, dict) and activation.clean_state(shown) == activation.page_state(params):
         raise PreventUpdate
     return activation.page(params)
+def _schools(scope, **params):
+    # The regions of the scope are the choices of the region filter and of the form, given
+    # with the page (a dropdown drops a value its choices do not hold yet). The URL's filters
+    # open the list so narrowed (a shared link, the download's parameters); every callback
+    # checks them again.
+    from data_access.schools import regions_in_scope
+
+    from .access import read
+
+    with read() as conn:
+        regions = regions_in_scope(conn, scope)
+    return schools.page({fmt: url_for("schools", {}, fmt) for fmt in FORMATS}, regions,
+                        params.get("region") or scope.region_code, params.get("q", ""),
+                        params.get("kind", ""), params.get("urban_rural", ""),
+                        params.get("activated", ""))
 
 
 # --------------------------------------------------------------------------- the list
@@ -96,6 +111,8 @@ SCREENS: tuple[Screen, ...] = (
            callbacks="training_stats"),
     Screen("activation", "/activation", "激活进度", REGION_ROLES, _activation, group="基本管理",
            callbacks="activation"),
+    Screen("schools", "/schools", "学校管理", REGION_ROLES, _schools, group="基本管理",
+           callbacks="schools"),
     Screen("codes", "/codes", "权限码管理", REGION_ROLES,
            lambda scope, **_: admin_pages.codes_page(admin_pages.role_options(scope.role)),
            group="基本管理", callbacks="admin_pages"),

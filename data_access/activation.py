@@ -103,7 +103,7 @@ class ActivationTable:
 def _current_school_admin():
     """Join condition of a school's current 学校管理员 binding (at most one: a partial unique
     index keeps it so); answered from ``ix_bindings_school`` alone."""
-    return current_school_admin(School.code)
+    return and_(Binding.school_code == School.code, current_school_admin())
 
 
 def _table_statement(region_code: str):

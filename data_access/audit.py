@@ -71,6 +71,10 @@ ACTION_LABELS = {
     "export_download": "下载导出文件",
     "denied": "拒绝访问",
     "scope_switch": "切换管理范围",
+    "school_create": "新增学校",
+    "school_update": "编辑学校",
+    "school_delete": "删除学校",
+    "school_move": "调整隶属",
 }
 OTHER_ACTION = "其他操作"
 OUTCOME_LABELS = {"ok": "成功", "failed": "失败", "denied": "拒绝", "limited": "限流"}
@@ -96,7 +100,14 @@ KEY_LABELS = {
     "subject": "学科领域", "certified_only": "未通过认证教师", "school": "学校",
     "region": "区域", "name": "姓名", "job_id": "后台任务", "code_id": "权限码",
     "role": "角色", "binding_id": "绑定记录", "user_id": "用户", "reason": "原因",
-    "view": "页面", "q": "搜索",
+    "view": "页面",
+    "old": "原值", "new": "新值", "codes_revoked": "撤销的权限码", "kind": "机构类型",
+    "urban_rural": "城乡类型", "activated": "是否激活", "q": "搜索",
+}
+#: Fields of a school as the 学校管理 sentences name them.
+SCHOOL_FIELD_LABELS = {
+    "code": "学校标识码", "name": "学校名称", "region_code": "所在区域", "kind": "机构类型",
+    "urban_rural": "城乡类型", "address": "学校地址", "phone": "联系电话", "principal": "校长姓名",
 }
 
 TIME_FORMAT = "%Y.%m.%d %H:%M:%S"
@@ -199,7 +210,9 @@ def _load_names(conn: Connection, entries: list[tuple[int | None, dict]]) -> Nam
             binding_rows[r.id] = r
     user_ids = ({u for u, _ in entries if u is not None} | _int_values(details, "user_id")
                 | {b.user_id for b in binding_rows.values()})
-    region_codes = (_str_values(details, "region")
+    changes = [v for d in details for key in ("old", "new")
+               if isinstance(v := d.get(key), dict)]
+    region_codes = (_str_values(details, "region") | _str_values(changes, "region_code")
                     | {c[2] for c in names.codes.values() if c[2]}
                     | {b.region_code for b in binding_rows.values() if b.region_code})
     school_codes = (_str_values(details, "school")
@@ -296,10 +309,16 @@ def _export_parts(detail: dict, names: Names) -> list[str]:
         parts.append(f"{integer(rows)} 行")
     if "training" in detail:
         parts.append(f"培训：{names.training(detail.pop('training'))}")
-    for key, label in (("stage", "学段"), ("subject", "学科领域")):
+    for key, label in (("stage", "学段"), ("subject", "学科领域"), ("kind", "机构类型"),
+                       ("urban_rural", "城乡类型"), ("q", "搜索")):
         value = detail.pop(key, None)
         if value:
             parts.append(f"{label}：{_text(value)}")
+    activated = detail.pop("activated", None)  # 学校管理's filter
+    if isinstance(activated, bool):
+        parts.append(f"是否激活：{'已激活' if activated else '未激活'}")
+    elif activated is not None:
+        parts.append(f"是否激活：{_text(activated)}")
     if detail.pop("certified_only", False) is True:
         parts.append("未通过认证教师：不包含")
     # The school is the entry's 范围 already; a name filter is stored as `教**`.
@@ -384,11 +403,70 @@ def describe(action: str, outcome: str, detail: dict, names: Names, scope_name: 
             parts.append(f"培训：{names.training(d.pop('training'))}")
         d.pop("training", None)
         return _sentence(head, *parts, *_rest(d, names))
+    if action in SCHOOL_SENTENCES:
+        return _school_sentence(action, d, names)
     if action == "scope_switch":
         binding = _get(names.bindings, d.pop("binding_id", None))
         head = (f"切换到「{_role(binding[1])}」{binding[2]}" if binding else "切换管理范围")
         return _sentence(head, *_rest(d, names))
     return _sentence(ACTION_LABELS.get(action, OTHER_ACTION), *_rest(d, names))
+
+
+def _school_value(key, value, names: Names) -> str:
+    if key == "region_code":
+        return names.region(value)
+    return _text(value)
+
+
+def _in_form_order(values: dict) -> list[tuple]:
+    """A stored dict's items in the order of the form (the log stores keys sorted)."""
+    order = list(SCHOOL_FIELD_LABELS)
+    return sorted(values.items(), key=lambda kv: (order.index(kv[0]) if kv[0] in order
+                                                  else len(order), str(kv[0])))
+
+
+def _school_values(values: dict, names: Names, skip=()) -> list[str]:
+    return [f"{_get(SCHOOL_FIELD_LABELS, k) or _text(k)}：{_school_value(k, v, names)}"
+            for k, v in _in_form_order(values) if k not in skip and v not in (None, "")]
+
+
+def _school_sentence(action: str, d: dict, names: Names) -> str:
+    """学校管理's four changes, e.g. `编辑学校「仙游县第一中学」（学校标识码：S1）：城乡类型由「—」改为
+    「乡村」`. The school is named as it was called at the time of the change."""
+    code = d.pop("school", None)
+    name = d.pop("name", None)
+    old = d.pop("old", None)
+    new = d.pop("new", None)
+    old = old if isinstance(old, dict) else {}
+    new = new if isinstance(new, dict) else {}
+    school = f"「{_text(name) if name else names.school(code)}」（学校标识码：{_text(code)}）"
+    binding = _get(names.bindings, d.pop("binding_id", None))
+    revoked = d.pop("codes_revoked", None)
+    parts = []
+    if action == "school_create":
+        head = f"新增学校{school}"
+        parts = _school_values(new, names, skip=("name",))
+    elif action == "school_update":
+        changes = [f"{_get(SCHOOL_FIELD_LABELS, k) or _text(k)}"
+                   f"由「{_school_value(k, old.get(k), names)}」改为「{_school_value(k, v, names)}」"
+                   for k, v in _in_form_order(new)]
+        head = f"编辑学校{school}：" + "；".join(changes) if changes else f"编辑学校{school}"
+    elif action == "school_delete":
+        head = f"删除学校{school}（软删除，历史数据保留）"
+        parts = _school_values(old, names, skip=("name",))
+        if binding:
+            parts.append(f"其学校管理员 {binding[0]} 的绑定同时结束")
+        if isinstance(revoked, int) and not isinstance(revoked, bool) and revoked:
+            parts.append(f"撤销未使用的权限码 {revoked} 个")
+    else:
+        head = (f"调整学校{school}的隶属：由「{names.region(old.get('region_code'))}」"
+                f"调整到「{names.region(new.get('region_code'))}」")
+        if binding:
+            parts.append(f"其学校管理员 {binding[0]} 的管理范围随之调整")
+    return _sentence(head, *parts, *_rest(d, names))
+
+
+SCHOOL_SENTENCES = ("school_create", "school_update", "school_delete", "school_move")
 
 
 def _parse(text: str | None) -> dict:

@@ -42,6 +42,9 @@ from .participants import (
 from .refresh import current_snapshot
 from .regions import RegionRow, school_name
 from .rules import is_region_admin
+from .schools import COLUMNS as SCHOOL_COLUMNS
+from .schools import count_schools, iter_schools
+from .schools import filters_from as school_filters
 from .snapshot_store import snapshot_available
 from .scope import Scope, ScopeDenied, authorize_region, authorize_school, authorize_training
 from .stats import (
@@ -394,6 +397,78 @@ class AuditTable(DownloadTable):
         return self.region_code, None
 
 
+# --------------------------------------------------------------------------- 学校管理
+
+
+class SchoolTable(DownloadTable):
+    """学校管理: the schools of a region of the caller's scope under the screen's filters,
+    as on screen (live, not from a snapshot), read in keyset batches."""
+
+    name = "schools"
+    label = "学校管理"
+    path = "/export/schools"
+    query = ("region", "q", "kind", "urban_rural", "activated")
+    columns = tuple(Column(label) for label in SCHOOL_COLUMNS)
+    background = True  # a province holds some ten thousand schools
+
+    @classmethod
+    def authorize(cls, conn, scope, args, snapshot_id=None):
+        if not is_region_admin(scope):
+            raise ScopeDenied("no region scope")
+        args = clean_args(cls, args)
+        try:
+            filters = school_filters(args["q"], args["kind"], args["urban_rural"],
+                                     args["activated"])
+        except ScopeDenied as exc:
+            raise Malformed("筛选条件无效") from exc
+        try:
+            region = authorize_region(conn, scope, args["region"] or None)
+        except ScopeDenied as exc:
+            raise ScopeDenied("region outside scope") from exc
+        table = cls(args, region.name)
+        table.region, table.filters, table.root = region, filters, scope.region_code
+        table.exported_at = datetime.now()
+        activated = {True: "1", False: "0", None: ""}[filters.activated]
+        table.args = {"region": region.code, "q": filters.q, "kind": filters.kind or "",
+                      "urban_rural": filters.urban_rural or "", "activated": activated}
+        return table
+
+    def title(self):
+        f = self.filters
+        labels = {"机构类型": f.kind or "全部", "城乡类型": f.urban_rural or "全部",
+                  "是否激活": {True: "已激活", False: "未激活", None: "全部"}[f.activated]}
+        if f.q:
+            labels["搜索"] = f.q
+        parts = [self.label, self.scope_name, *(f"{k}：{v}" for k, v in labels.items()),
+                 f"导出时间：{self.exported_at:%Y-%m-%d %H:%M:%S}"]
+        return " · ".join(parts)
+
+    def count(self, conn):
+        return count_schools(conn, self.region.code, self.filters)
+
+    def rows(self, conn):
+        for row in iter_schools(conn, self.region.code, self.filters, path_root=self.root):
+            yield row.values()
+
+    def audit_scope(self):
+        return self.region.code, None
+
+    def audit_detail(self, fmt, rows):
+        f = self.filters
+        detail = {"table": self.name, "format": fmt, "rows": rows}
+        for key, value in (("kind", f.kind), ("urban_rural", f.urban_rural),
+                           ("activated", f.activated), ("q", f.q)):
+            if value not in (None, ""):
+                detail[key] = value
+        return detail
+
+    @classmethod
+    def denied_detail(cls, args, reason):
+        region = args.get("region")
+        return {"table": cls.name, "reason": reason,
+                "region": region[:40] if isinstance(region, str) else ""}
+
+
 # --------------------------------------------------------------------------- 激活进度
 
 # 学校激活进度 / 区域激活进度: one decimal (`83.8%`); `--` cells stay text.
@@ -513,7 +588,7 @@ class UnactivatedTable(DownloadTable):
 # --------------------------------------------------------------------------- the list
 
 TABLES: dict[str, type[DownloadTable]] = {
-    t.name: t for t in (RegionTable, ParticipantTable, AuditTable, ActivationTable,
-                        UnactivatedTable)
+    t.name: t for t in (RegionTable, ParticipantTable, AuditTable, SchoolTable,
+                        ActivationTable, UnactivatedTable)
 }
 

@@ -120,11 +120,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from . import privacy, vocab
+from . import privacy, school_fields, vocab
 from .export_writer import BOM, guard_row
 from .models import Region, School, Teacher, TeacherCount, Training, TrainingRecord
 from .regions import RegionRow, default_kind_for_parent, rebuild_closure
-from .text import code_point, control_characters, has_control_characters, visible
+from .text import code_point, has_control_characters, value_controls, visible
 
 KINDS = ("regions", "schools", "teachers", "trainings", "records", "teacher-counts")
 
@@ -775,7 +775,7 @@ class _Bad(Exception):
     """A cell value is invalid; the message is the reason."""
 
 
-_MISSING = "required value is missing"
+_MISSING = school_fields.MISSING_EN
 _ACCOUNT_RE = re.compile(r"[0-9]{11}")
 _REGION_CODE_RE = re.compile(r"[A-Za-z0-9]{1,20}")
 _DECIMAL_RE = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?")
@@ -1151,22 +1151,23 @@ class _Schools(_Importer):
         self.seen: dict[str, int] = {}
         self.was_empty = _is_empty(conn, self.table)
 
+    def field(self, row: int, v: dict[str, str], column: str, check: Callable[..., Any],
+              *args) -> Any:
+        """One cell through the rule every way of writing a school shares
+        (:mod:`data_access.school_fields`)."""
+        try:
+            return check(v.get(column, ""), *args)
+        except school_fields.FieldProblem as problem:
+            self.error(row, column, problem.en)
+            return _BAD
+
     def check(self, row: int, v: dict[str, str]) -> Any:
-        code = self.required_text(row, v, "code", "code")
-        name = self.required_text(row, v, "name", "name")
-        region = v.get("region_code", "")
-        if not region:
-            self.error(row, "region_code", _MISSING)
-            region = _BAD
-        elif region not in self.regions:
-            self.error(row, "region_code", f"unknown region code '{region}'")
-            region = _BAD
-        kind = v.get("kind", "") or None
-        if kind is not None:
-            kind = self.parse(row, "kind", _enum, kind, vocab.SCHOOL_KINDS)
-        urban = v.get("urban_rural", "") or None
-        if urban is not None:
-            urban = self.parse(row, "urban_rural", _enum, urban, vocab.URBAN_RURAL)
+        code = self.field(row, v, "code", school_fields.school_code)
+        name = self.field(row, v, "name", school_fields.school_name)
+        region = self.field(row, v, "region_code", school_fields.region_code,
+                            self.regions.__contains__)
+        kind = self.field(row, v, "kind", school_fields.kind)
+        urban = self.field(row, v, "urban_rural", school_fields.urban_rural)
         if code is _BAD:
             return None
         first = self.seen.get(code)
@@ -1194,7 +1195,7 @@ class _Schools(_Importer):
             if not valid:
                 continue
             if old is None:
-                p["kind"] = p["kind"] or "学校"
+                p["kind"] = p["kind"] or school_fields.DEFAULT_KIND
                 p["updated_at"] = self.ctx.now
                 inserts.append(p)
                 continue
@@ -1628,7 +1629,7 @@ def _control_reason(found: list[str]) -> str:
 def _cell_controls(cell: str) -> list[str]:
     """Control characters of a cell: inside its value, or anywhere except the tabs and line
     breaks trimmed off its ends as whitespace (see the module docstring)."""
-    return control_characters(cell.strip()) or control_characters(cell, allow="\t\n\r")
+    return value_controls(cell)
 
 
 def _header_errors(kind: str, header: list[str]) -> tuple[list[tuple[int, str]], list[RowError]]:

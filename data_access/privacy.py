@@ -35,6 +35,14 @@ def person_label(name: str | None, account: str | None) -> str:
     return name or masked
 
 
+def mask_name(name: str | None) -> str:
+    """A person's name where only a hint is kept (the audit log): the first character and
+    one star per other character, `王小明` → `王**`; a single character → `*`."""
+    if not name:
+        return ""
+    return name[0] + "*" * (len(name) - 1) if len(name) > 1 else "*"
+
+
 def mask_phone(phone: str | None) -> str:
     return mask_account(phone)
 

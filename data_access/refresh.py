@@ -179,6 +179,8 @@ def refresh(engine: Engine, *, now: datetime | None = None) -> RefreshResult:
     clock = time.perf_counter()
     started_at = now if now is not None else datetime.now()
 
+    if store.stores_in_files(engine):
+        _require_snapshot_files_schema(engine)
     with _one_refresh_at_a_time(engine):
         try:
             _clean_leftovers(engine)
@@ -260,6 +262,20 @@ def _one_refresh_at_a_time(engine: Engine) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _require_snapshot_files_schema(engine: Engine) -> None:
+    """A SQLite database not yet upgraded to migration 0008 still has aggregate tables in
+    the main file; its readers would find them before the snapshot's file and show nothing
+    of a new snapshot."""
+    names = [model.__tablename__ for model in AGG_TABLES]
+    with engine.connect() as conn:
+        old = conn.execute(
+            text("SELECT count(*) FROM main.sqlite_master WHERE type = 'table' AND name IN "
+                 "(" + ", ".join(f"'{n}'" for n in names) + ")")).scalar()
+    if old:
+        raise RefreshError("the database schema is older than this version: "
+                           "run `yanxiu db upgrade` first (数据库结构不是最新版本，请先运行 yanxiu db upgrade)")
 
 
 def _build_snapshot(engine: Engine, sid: int) -> tuple[int, int]:

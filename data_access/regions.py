@@ -85,6 +85,22 @@ def ancestors(conn: Connection, code: str) -> list[RegionRow]:
     return [RegionRow(*r) for r in rows]
 
 
+def ancestor_chains(conn: Connection, codes) -> dict[str, list[tuple[str, str]]]:
+    """The (code, name) path from the root down to each region code, in batched queries."""
+    codes = sorted(set(codes))
+    chains: dict[str, list[tuple[str, str]]] = {}
+    for start in range(0, len(codes), 500):
+        rows = conn.execute(
+            select(RegionClosure.descendant_code, Region.code, Region.name)
+            .join(Region, Region.code == RegionClosure.ancestor_code)
+            .where(RegionClosure.descendant_code.in_(codes[start:start + 500]))
+            .order_by(RegionClosure.descendant_code, RegionClosure.depth.desc())
+        )
+        for code, ancestor, name in rows:
+            chains.setdefault(code, []).append((ancestor, name))
+    return chains
+
+
 def is_within(conn: Connection, ancestor_code: str, code: str) -> bool:
     """True when ``code`` is ``ancestor_code`` or lies in its subtree."""
     return (

@@ -39,16 +39,16 @@ def in_subtree(region_code: str, column):
                       .where(RegionClosure.ancestor_code == region_code))
 
 
-def current_school_admin(school_code):
-    """SQL: a binding is the current 学校管理员 of the school (a code or a column) — as a
-    WHERE, or as the condition of a join (激活进度 counts and anti-joins with it)."""
-    return and_(Binding.school_code == school_code, Binding.role == ROLE_SCHOOL_ADMIN,
-                Binding.removed_at.is_(None))
+def current_school_admin():
+    """SQL: a `bindings` row is a current 学校管理员 binding (at most one per school)."""
+    return and_(Binding.role == ROLE_SCHOOL_ADMIN, Binding.removed_at.is_(None))
 
 
 def school_admin_bound(school_code):
     """SQL EXISTS: the school (a code or a column) has a current 学校管理员 binding."""
-    return select(Binding.id).where(current_school_admin(school_code)).exists()
+    return (select(Binding.id)
+            .where(Binding.school_code == school_code, current_school_admin())
+            .exists())
 
 
 def school_has_admin(conn: Connection, school_code: str) -> bool:

@@ -37,6 +37,14 @@ def has_control_characters(text: str, allow: str = "") -> bool:
     return bool(control_characters(text, allow))
 
 
+def value_controls(raw: str) -> list[str]:
+    """The control characters of a single-line value as typed or read from a cell: those
+    inside it, and any around it except the tabs and line breaks that trimming drops with
+    the other whitespace (a value pasted with a trailing line break is fine; ``\x85`` or
+    ``\x0b`` at its end, which ``str.strip()`` would silently drop, is not)."""
+    return control_characters(raw.strip()) or control_characters(raw, allow=PASTED_WHITESPACE)
+
+
 def code_point(ch: str) -> str:
     """``"\\x00"`` → ``"U+0000"``: how a message names an invisible character."""
     return f"U+{ord(ch):04X}"
@@ -48,5 +56,6 @@ def visible(text: str) -> str:
     return _CONTROL.sub(lambda m: f"[{code_point(m.group())}]", text)
 
 
-__all__ = ["PASTED_WHITESPACE", "control_characters", "has_control_characters", "code_point",
+__all__ = ["PASTED_WHITESPACE", "control_characters", "has_control_characters",
+           "value_controls", "code_point",
            "visible"]

@@ -128,3 +128,46 @@ class Activation(StrEnum):
     SUMMARY = "act-summary"
     PAGER = "act-pager"
     PAGE_SIZE = "act-page-size"
+class Schools(StrEnum):
+    ADD = "schools-add"
+    EXPORT_CSV = "schools-export-csv"
+    EXPORT_XLSX = "schools-export-xlsx"
+    REGION = "schools-region"
+    KIND = "schools-kind"
+    URBAN = "schools-urban"
+    ACTIVATED = "schools-activated"
+    QUERY = "schools-query"
+    MESSAGE = "schools-message"
+    ISSUED = "schools-issued"
+    RELOAD = "schools-reload"
+    GRID = "schools-grid"
+    TOTAL = "schools-total"
+    PAGER = "schools-pager"
+    FORM = "schools-form"
+    FORM_TITLE = "schools-form-title"
+    FORM_MESSAGE = "schools-form-message"
+    FORM_SAVE = "schools-form-save"
+    FORM_CANCEL = "schools-form-cancel"
+    EDITING = "schools-editing"  # the school being edited (None: a new one)
+    DELETE = "schools-delete"
+    DELETE_TEXT = "schools-delete-text"
+    DELETE_CONFIRM = "schools-delete-confirm"
+    DELETE_CANCEL = "schools-delete-cancel"
+    DELETING = "schools-deleting"
+    MOVE = "schools-move"
+    MOVE_TEXT = "schools-move-text"
+    MOVE_TARGET = "schools-move-target"
+    MOVE_MESSAGE = "schools-move-message"
+    MOVE_CONFIRM = "schools-move-confirm"
+    MOVE_CANCEL = "schools-move-cancel"
+    MOVING = "schools-moving"
+
+    @staticmethod
+    def field(key: str) -> str:
+        """The form control of a school field (data_access.schools.FORM_FIELDS)."""
+        return f"schools-field-{key}"
+
+    @staticmethod
+    def feedback(key: str) -> str:
+        """The message next to a form field."""
+        return f"schools-feedback-{key}"

@@ -16,7 +16,9 @@ from tests.helpers import build_dataset
 
 ROOT = Path(__file__).resolve().parents[2]
 # Letters allowed in a sentence: file formats, a permission-code hint, a masked login.
-ALLOWED_LATIN = re.compile(r"\b(CSV|XLSX)\b|\*{4}-[0-9A-Z]{4}|[\w.@-]*\*{3,}[\w.@-]*")
+# A 学校标识码 is data, whatever its letters.
+ALLOWED_LATIN = re.compile(r"\b(CSV|XLSX)\b|\*{4}-[0-9A-Z]{4}|[\w.@-]*\*{3,}[\w.@-]*"
+                           r"|学校标识码：[^）]+）")
 
 
 def _audit_calls():
@@ -146,6 +148,11 @@ def test_every_action_reads_as_a_chinese_sentence(engine, world):
             (dict(user_id=sup, actor=actor, region_code="350300",
                   detail={"table": "audit", "format": "csv", "rows": 7}),
              ["导出「操作日志」CSV，7 行"]),
+            (dict(user_id=sup, actor=actor, region_code="350322",
+                  detail={"table": "schools", "format": "xlsx", "rows": 12, "kind": "学校",
+                          "urban_rural": "未填写", "activated": False, "q": "实验"}),
+             ["导出「学校管理」XLSX，12 行", "机构类型：学校", "城乡类型：未填写", "是否激活：未激活",
+              "搜索：实验"]),
         ],
         "export_denied": [
             (dict(user_id=sup, actor=actor, region_code="350300", outcome="denied",
@@ -171,6 +178,34 @@ def test_every_action_reads_as_a_chinese_sentence(engine, world):
         "scope_switch": [(dict(user_id=sup, actor=actor, region_code="350300",
                                detail={"binding_id": world["cli_binding"]}),
                           ["切换到「区域教师研修管理员」仙游县"])],
+        "school_create": [(dict(user_id=sup, actor=actor, region_code="350322",
+                                school_code="S-XY-2",
+                                detail={"school": "S-XY-2", "name": "仙游县实验小学",
+                                        "new": {"region_code": "350322", "kind": "学校",
+                                                "urban_rural": None, "name": "仙游县实验小学"}}),
+                           ["新增学校「仙游县实验小学」（学校标识码：S-XY-2）", "所在区域：仙游县",
+                            "机构类型：学校"])],
+        "school_update": [(dict(user_id=sup, actor=actor, region_code="350322",
+                                school_code="S-XY-2",
+                                detail={"school": "S-XY-2", "name": "仙游县实验小学",
+                                        "old": {"urban_rural": None},
+                                        "new": {"urban_rural": "乡村"}}),
+                           ["编辑学校「仙游县实验小学」", "城乡类型由「—」改为「乡村」"])],
+        "school_delete": [(dict(user_id=sup, actor=actor, region_code="350322",
+                                school_code="S-XY-1",
+                                detail={"school": "S-XY-1", "name": "仙游县第一中学",
+                                        "old": {"region_code": "350322"},
+                                        "binding_id": red.binding_id, "codes_revoked": 1}),
+                           ["删除学校「仙游县第一中学」", "其学校管理员 王校长（xy***al） 的绑定同时结束",
+                            "撤销未使用的权限码 1 个"])],
+        "school_move": [(dict(user_id=sup, actor=actor, region_code="350322",
+                              school_code="S-XY-1",
+                              detail={"school": "S-XY-1", "name": "仙游县第一中学",
+                                      "old": {"region_code": "350322"},
+                                      "new": {"region_code": "350304"},
+                                      "binding_id": red.binding_id}),
+                         ["调整学校「仙游县第一中学」（学校标识码：S-XY-1）的隶属：由「仙游县」调整到「荔城区」",
+                          "王校长（xy***al） 的管理范围随之调整"])],
     }
     assert set(cases) == set(audit.ACTION_LABELS)
     expected = []
@@ -213,14 +248,14 @@ def test_actor_is_named_with_a_masked_account(engine, world):
 def test_unknown_actions_keys_and_malformed_details_stay_readable(engine, world):
     with engine.begin() as conn:
         audit.record(conn, "export", user_id=world["sup"], region_code="350300",
-                     detail={"table": "schools", "format": "csv", "rows": 3,
-                             "kind": ["学校", "教研机构"], "flags": {"activated": True}})
+                     detail={"table": "pupils", "format": "csv", "rows": 3,
+                             "sort": ["学校", "教研机构"], "flags": {"archived": True}})
         audit.record(conn, "code_revoke", user_id=world["sup"], region_code="350300",
                      detail={"code_id": [1], "role": {"x": 1}, "binding_id": [2],
                              "user_id": {"id": 3}})
         audit.record(conn, "admin_remove", user_id=world["sup"], region_code="350300",
                      detail={"binding_id": ["x"], "role": ["school_admin"]})
-        audit.record(conn, "school_move", user_id=world["sup"], region_code="350300",
+        audit.record(conn, "school_merge", user_id=world["sup"], region_code="350300",
                      detail={"school": "S-XY-1", "region": "350304", "note": None})
         conn.execute(AuditLog.__table__.insert().values(
             at=audit.datetime.now(), action="code_issue", scope_region="350300",
@@ -228,8 +263,8 @@ def test_unknown_actions_keys_and_malformed_details_stay_readable(engine, world)
     broken, moved, removed, revoked, exported = _entries(engine, "350300")
     assert revoked.detail.startswith("撤销「x：1」权限码 #1") and "用户：用户 #id：3" in revoked.detail
     assert removed.detail.startswith("删除「school_admin」—")
-    assert exported.detail.startswith("导出「schools」CSV，3 行")
-    assert "kind：学校、教研机构" in exported.detail and "flags：activated：是" in exported.detail
+    assert exported.detail.startswith("导出「pupils」CSV，3 行")
+    assert "sort：学校、教研机构" in exported.detail and "flags：archived：是" in exported.detail
     assert moved.action == "其他操作"
     assert moved.detail.startswith("其他操作，")
     assert {"学校：仙游县第一中学", "区域：荔城区", "note：—"} <= set(moved.detail.split("，"))

@@ -1201,3 +1201,14 @@ def test_a_tiny_file_with_nul_cells_gets_row_errors_not_the_utf16_message(engine
         "row 2, column region_code: contains a control character (U+0000)",
         "row 3, column code: contains a control character (U+0000)",
     ]
+
+
+def test_school_codes_with_spaces_are_refused(engine, tmp_path):
+    """A 学校标识码 names the school in URLs and scope checks, which take no spaces: the
+    importer refuses one with the rule the 学校管理 form applies (data_access.school_fields)."""
+    rows = [SCHOOL_HEADER, ["S 1", "一中", "350424"], ["S\u30002", "二中", "350424"],
+            ["S-3", "三中", "350424"]]
+    assert refused(engine, "schools", tmp_path, rows) == [
+        "row 2, column code: must not contain spaces",
+        "row 3, column code: must not contain spaces",
+    ]

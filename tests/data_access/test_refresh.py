@@ -658,3 +658,16 @@ def test_a_write_is_not_held_up_by_a_running_build(engine, data, monkeypatch):
         release.set()
         worker.join(60)
     assert result["r"].snapshot_id == served(engine)[0]
+
+
+def test_refresh_refuses_a_sqlite_database_of_the_old_layout(engine, data):
+    """Before migration 0008 the aggregate tables sit in the main file, where readers would
+    find them first: the refresh says to upgrade instead of building a snapshot nobody sees."""
+    if not stores_in_files(engine):
+        assert refresh(engine, now=DAY1).snapshot_id
+        return
+    with engine.begin() as conn:
+        conn.execute(CreateTable(AggSchool.__table__))
+    with pytest.raises(RefreshError, match="yanxiu db upgrade"):
+        refresh(engine, now=DAY1)
+    assert served(engine) is None
