@@ -18,6 +18,8 @@ from typing import Callable, Iterable
 from dash.exceptions import PreventUpdate
 
 _REGISTRY: list[tuple[tuple, dict, Callable]] = []
+# Callbacks that run in the browser (assets/*.js), by the module that declares them.
+_CLIENTSIDE: list[tuple[str, tuple, dict]] = []
 
 
 def callback(*args, **kwargs):
@@ -26,6 +28,13 @@ def callback(*args, **kwargs):
         return fn
 
     return decorate
+
+
+def clientside_callback(module: str, *args, **kwargs) -> None:
+    """Declare a browser-side callback (`dash.ClientsideFunction`, inputs, outputs) of a
+    screen's module, attached with the module's other callbacks. It never reaches the
+    server: whatever it calls there (a download, POST /export/jobs) does its own checks."""
+    _CLIENTSIDE.append((module, args, kwargs))
 
 
 def _guarded(fn: Callable) -> Callable:
@@ -56,9 +65,9 @@ def component_ids(name: str) -> set[str]:
     """The component ids a module's callbacks read or write (a pattern id by its `type`)."""
     module = importlib.import_module(f"{__name__}.{name}").__name__
     ids: set[str] = set()
-    for args, kwargs, fn in _REGISTRY:
-        if fn.__module__ != module:
-            continue
+    declared = [(args, kwargs) for args, kwargs, fn in _REGISTRY if fn.__module__ == module]
+    declared += [(args, kwargs) for owner, args, kwargs in _CLIENTSIDE if owner == module]
+    for args, kwargs in declared:
         for dep in _dependencies([*args, *kwargs.values()]):
             cid = dep.component_id
             cid = cid.get("type", "") if isinstance(cid, dict) else cid
@@ -84,3 +93,6 @@ def register_callbacks(app, modules: Iterable[str]) -> None:
     for args, kwargs, fn in _REGISTRY:
         if fn.__module__ in wanted:
             app.callback(*args, **kwargs)(_guarded(fn))
+    for module, args, kwargs in _CLIENTSIDE:
+        if module in wanted:
+            app.clientside_callback(*args, **kwargs)

@@ -13,7 +13,7 @@ from flask_login import current_user
 from sqlalchemy import Engine
 
 from data_access.db import make_engine
-from layouts.ids import Stats
+from layouts.ids import Activation, Stats
 
 from . import auth, downloads, errors, pages
 from .input_guard import reject_hostile_input
@@ -71,9 +71,11 @@ def create_app(settings: Settings | None = None) -> Flask:
         title="研修管理工作台",
         update_title=None,
         serve_locally=True,
-        # The statistics page's router decides from it whether the URL names a new page.
-        routing_callback_inputs={"page_state": dash.State(Stats.STATE, "data",
-                                                          allow_optional=True)},
+        # The statistics and 激活进度 pages' routers decide from them whether the URL names a
+        # new page (their layouts keep the page when it already shows that state).
+        routing_callback_inputs={
+            "page_state": dash.State(Stats.STATE, "data", allow_optional=True),
+            "activation_state": dash.State(Activation.STATE, "data", allow_optional=True)},
     )
     app.config.include_pages_meta = False
     app.index_string = INDEX_PAGE

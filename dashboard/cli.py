@@ -392,7 +392,7 @@ def _pad(text: str, width: int) -> str:
 
 def _build_demo(settings: Settings, folder: Path, scale: str) -> None:
     from data_access import accounts
-    from data_access.demo import IMPORT_ORDER, demo_schools, generate
+    from data_access.demo import IMPORT_ORDER, demo_schools, generate, seed_admins
     from data_access.importers import import_file
     from data_access.refresh import refresh as run_refresh
     from data_access.schema import upgrade
@@ -418,6 +418,9 @@ def _build_demo(settings: Settings, folder: Path, scale: str) -> None:
             uid = accounts.create_user(conn, u.account, u.name, DEMO_PASSWORD)
             scope = schools[u.scope][0] if u.role == ROLE_SCHOOL_ADMIN else u.scope
             accounts.grant(conn, uid, u.role, scope)
+        seeded = seed_admins(conn)
+    click.echo(f"  admin accounts: {seeded.school_admins} school admins, "
+               f"{seeded.region_admins} region admins")
     engine.dispose()
     # Only a complete database takes the final name, so an interrupted first run starts over.
     # Its snapshot files (data_access/snapshot_store.py) follow it.

@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 from data_access.download_tables import FORMATS, url_for
 from data_access.rules import REGION_ROLES, SCHOOL_ROLES
-from layouts import admin_pages, exports_page, schools, training_list, training_stats
+from layouts import activation, admin_pages, exports_page, schools, training_list, training_stats
 from layouts.shell import PRODUCT_NAME, MenuEntry
 
 ALL_ROLES = REGION_ROLES | SCHOOL_ROLES
@@ -73,6 +73,15 @@ def _training_stats(scope, **params):
     return training_stats.page(code, scope.is_school, params)
 
 
+def _activation(scope, **params):
+    # The page's own controls already show the state this URL names (they changed it): keep
+    # the page; otherwise (a link, Back, a reload) build it from the URL.
+    from dash.exceptions import PreventUpdate
+
+    shown = params.get("activation_state")
+    if isinstance(shown, dict) and activation.clean_state(shown) == activation.page_state(params):
+        raise PreventUpdate
+    return activation.page(params)
 def _schools(scope, **params):
     # The regions of the scope are the choices of the region filter and of the form, given
     # with the page (a dropdown drops a value its choices do not hold yet). The URL's filters
@@ -100,6 +109,8 @@ SCREENS: tuple[Screen, ...] = (
            callbacks="training_list", page_title=PRODUCT_NAME),
     Screen("training", "/training/<training_code>", "统计详情", ALL_ROLES, _training_stats,
            callbacks="training_stats"),
+    Screen("activation", "/activation", "激活进度", REGION_ROLES, _activation, group="基本管理",
+           callbacks="activation"),
     Screen("schools", "/schools", "学校管理", REGION_ROLES, _schools, group="基本管理",
            callbacks="schools"),
     Screen("codes", "/codes", "权限码管理", REGION_ROLES,

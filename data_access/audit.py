@@ -93,7 +93,7 @@ DENIED_REASONS = {
     "region outside scope": "请求的区域不在管理范围内",
     "school outside scope": "请求的学校不在管理范围内",
 }
-VIEW_LABELS = {"training": "统计详情"}
+VIEW_LABELS = {"training": "统计详情", "activation": "激活进度"}
 # Labels of detail keys for whatever a sentence does not say itself (also unknown actions).
 KEY_LABELS = {
     "table": "表", "training": "培训", "format": "格式", "rows": "行数", "stage": "学段",

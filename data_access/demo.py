@@ -34,10 +34,14 @@ Data shape (what the screens are meant to show):
   before the finished training began (and so are never 未审核) took part in it.
 - 专任教师数: per county (some with per-stage rows), a bit above the teachers registered there.
   Deliberate gaps so the `—` / 缺少专任教师数 display has something to show: the zones 湄洲岛
-  and 北岸经济开发区 have no figure (莆田市 therefore has its own figure), and 南平市 and 宁德市
-  (plus a few random prefectures at national scale) have a prefecture-level figure only, so
-  their counties have none. Provinces have no own figure (theirs is the sum of their
-  children), except 福建省 at the default scale (below).
+  and 北岸经济开发区 and the county 秀屿区 have no figure (莆田市 therefore has its own
+  figure), and 南平市 and 宁德市 (plus a few random prefectures at national scale) have a
+  prefecture-level figure only, so their counties have none. Provinces have no own figure
+  (theirs is the sum of their children), except 福建省 at the default scale (below).
+- Admin accounts (``seed_admins``, run on the imported database — there is no import file
+  for bindings): 学校管理员 for most schools, with counties complete, partial or lagging;
+  region admins for the province, the prefectures and most counties and zones, 湄洲岛 with
+  none; a few admins removed (some replaced). Bindings do not touch the statistics.
 
 The default scale reproduces the platform manual (第三部分 二 3 and 5): the finished training
 2022SUMMER shows, with the default filters, exactly the manual's 福建省 row and its ten city
@@ -68,6 +72,7 @@ from pathlib import Path
 from . import metrics
 
 __all__ = ["SCALES", "FILE_NAMES", "IMPORT_ORDER", "ZONES", "MANUAL_SUMMER_TABLE", "DEMO_SCHOOLS",
+           "SeededAdmins", "seed_admins",
            "demo_schools", "generate"]
 
 SCALES = ("small", "province", "national")
@@ -115,6 +120,9 @@ ZONES = (
 )
 # Regions deliberately left without a 专任教师数 figure.
 _ZONES_WITHOUT_COUNT = frozenset({"350399", "350398"})
+# A county that has not reported its figure yet (its prefecture reports one of its own, so
+# the prefecture's and the province's rates are unchanged).
+_COUNTIES_WITHOUT_COUNT = frozenset({"350305"})  # 莆田市秀屿区
 # Prefectures that report one prefecture-level figure instead of county figures.
 _PREFECTURE_FIGURE_ONLY = frozenset({"350700", "350900"})
 # Prefectures that report their own figure on top of their counties' (their zones have none).
@@ -1063,7 +1071,9 @@ class _Generator:
                 for unit in units:
                     if unit in _ZONES_WITHOUT_COUNT or unit not in self.stage_counts:
                         continue
-                    rows.extend(self._unit_count_rows(unit, shares[unit]))
+                    unit_rows = self._unit_count_rows(unit, shares[unit])
+                    if unit not in _COUNTIES_WITHOUT_COUNT:  # drawn all the same: the other
+                        rows.extend(unit_rows)  # counties' figures stay as they were
         return rows
 
     def _split_figure(self, whole: int, holders: list[tuple[str, int]]) -> dict[str, int]:
@@ -1378,3 +1388,169 @@ def generate(
         raise ValueError("teacher_factor must be positive")
     today = today or _dt.date.today()
     return _Generator(scale, Path(out_dir), seed, today, teacher_factor).run()
+
+
+# --------------------------------------------------------------------------- admin accounts
+
+# 激活进度 in the demo (SPEC §4.3): which counties have opened their 学校管理员 accounts.
+# Profiles are drawn per county or zone (a region holding schools, below the prefectures):
+# share of its schools activated.
+_ACTIVATION_PROFILES = (
+    (0.30, (1.0, 1.0)),  # complete
+    (0.50, (0.55, 0.95)),  # partial
+    (0.20, (0.10, 0.45)),  # lagging
+)
+# Fixed choices the demo logins rely on: a complete county, a partial one and a lagging zone
+# that also has no region admin at all (湄洲岛).
+_ACTIVATION_FIXED = {"350302": 1.0, XIANYOU: 0.7, "350399": 0.2}
+_NO_REGION_ADMIN = frozenset({"350399"})
+_REGION_ADMIN_SHARE = 0.92  # the other counties and zones with a region admin
+_DIRECT_ACTIVATED = 0.85  # 直属学校 of provinces and prefectures
+_REPLACED_SHARE = 0.03  # activated schools whose first admin was removed and replaced
+_ADMIN_PREFIX = "177"  # accounts of the seeded admins (no teacher account uses it)
+_SURNAMES = "林陈黄郑吴王张李刘蔡杨许罗周徐谢叶苏何曾游朱江卢魏詹傅施邱潘"
+_GIVEN = "志建国明华文斌丽萍淑珍海燕晓峰秀英玉兰金水春梅丽娟美玲振宇雅婷俊杰少华宏伟静怡"
+_TITLES_SCHOOL = ("教务处主任", "信息中心主任", "副校长", "办公室主任", "教研室主任")
+_TITLES_REGION = ("教师发展中心主任", "教育局人事科科长", "教师进修学校副校长", "电教站站长")
+
+
+@dataclass(frozen=True)
+class SeededAdmins:
+    school_admins: int
+    region_admins: int
+    removed: int
+
+
+def seed_admins(conn, *, seed: int = 2026, today: _dt.date | None = None) -> SeededAdmins:
+    """Give the demo database its admin accounts: 学校管理员 for most schools (some counties
+    complete, some partial, some lagging), region admins for the prefectures, counties and
+    zones (one zone without any), and a few replaced or removed admins. Schools that already
+    have an admin (the demo logins) keep theirs; a database seeded once is left alone.
+
+    Deterministic for the database's schools and regions: choices follow one seeded random
+    generator over the regions and schools in code order. The accounts cannot log in (one
+    unknown random password)."""
+    import secrets
+
+    from sqlalchemy import insert, select
+
+    from .accounts import hash_password
+    from .models import Binding, Region, School, User
+    from .rules import school_admin_bound
+    from .vocab import ROLE_REGION_SUPER, ROLE_REGION_TRAINING, ROLE_SCHOOL_ADMIN
+
+    if conn.scalar(select(User.id).where(User.account.like(f"{_ADMIN_PREFIX}%")).limit(1)):
+        return SeededAdmins(0, 0, 0)
+    rng = random.Random(seed)
+    base = _dt.datetime.combine(today or _dt.date(2022, 7, 1), _dt.time(9, 0)) \
+        - _dt.timedelta(days=400)
+    regions = conn.execute(select(Region.code, Region.kind, Region.level)
+                           .order_by(Region.code)).all()
+    schools: dict[str, list[str]] = defaultdict(list)
+    for code, region in conn.execute(select(School.code, School.region_code)
+                                     .where(School.deleted_at.is_(None))
+                                     .order_by(School.region_code, School.code)):
+        schools[region].append(code)
+    taken = set(conn.scalars(select(School.code).where(school_admin_bound(School.code))))
+    region_roles: dict[str, set[str]] = defaultdict(set)
+    for code, role in conn.execute(select(Binding.region_code, Binding.role).where(
+            Binding.region_code.is_not(None), Binding.removed_at.is_(None))):
+        region_roles[code].add(role)
+    # Regions in use: those holding schools and every ancestor of them.
+    parents = dict(conn.execute(select(Region.code, Region.parent_code)).all())
+    used: set[str] = set()
+    for code in schools:
+        while code and code not in used:
+            used.add(code)
+            code = parents.get(code)
+
+    users: list[dict] = []
+    # (account, role, region, school, 单位/职务, bound at, removed at)
+    bindings: list[tuple[str, str, str | None, str | None, str, _dt.datetime,
+                         _dt.datetime | None]] = []
+    password = hash_password(secrets.token_urlsafe(24))
+
+    def person(title_pool) -> tuple[str, str, str]:
+        n = len(users)
+        account = f"{_ADMIN_PREFIX}{(n * 7_919 + 1_000_003) % 100_000_000:08d}"
+        name = rng.choice(_SURNAMES) + "".join(
+            rng.choice(_GIVEN) for _ in range(1 if rng.random() < 0.3 else 2))
+        users.append({"account": account, "password_hash": password, "name": name,
+                      "phone": account, "created_at": base, "is_active": True})
+        return account, name, rng.choice(title_pool)
+
+    def when() -> _dt.datetime:
+        return base + _dt.timedelta(days=rng.randrange(380), minutes=rng.randrange(600))
+
+    removed = 0
+    for code, kind, level in regions:
+        if code not in used:
+            continue
+        # region admins
+        if kind in ("province", "prefecture"):
+            wanted = [ROLE_REGION_SUPER, ROLE_REGION_TRAINING]
+        elif code in _NO_REGION_ADMIN:
+            wanted = []
+        else:
+            wanted = [ROLE_REGION_TRAINING] if rng.random() < _REGION_ADMIN_SHARE else []
+        for role in wanted:
+            if role in region_roles[code]:
+                continue
+            account, name, title = person(_TITLES_REGION)
+            bindings.append((account, role, code, None, title, when(), None))
+        # school admins
+        own = schools.get(code, [])
+        if not own:
+            continue
+        if kind in ("province", "prefecture"):
+            share = _DIRECT_ACTIVATED
+        elif code in _ACTIVATION_FIXED:
+            share = _ACTIVATION_FIXED[code]
+        else:
+            x, share = rng.random(), None
+            for weight, (low, high) in _ACTIVATION_PROFILES:
+                if x < weight:
+                    share = rng.uniform(low, high)
+                    break
+                x -= weight
+        n = round(len(own) * share)
+        if share < 1.0:
+            n = min(n, len(own) - 1)  # a partial county keeps at least one school to chase
+        chosen = set(rng.sample(own, n))
+        for school in own:
+            if school in taken:
+                continue
+            at = when()
+            if school in chosen:
+                if rng.random() < _REPLACED_SHARE:  # the first admin removed, then replaced
+                    account, name, title = person(_TITLES_SCHOOL)
+                    gone = at + _dt.timedelta(days=rng.randrange(20, 200))
+                    bindings.append((account, ROLE_SCHOOL_ADMIN, None, school, title, at, gone))
+                    removed += 1
+                    at = gone + _dt.timedelta(days=rng.randrange(1, 10))
+                account, name, title = person(_TITLES_SCHOOL)
+                bindings.append((account, ROLE_SCHOOL_ADMIN, None, school, title, at, None))
+            elif rng.random() < 0.02:  # an admin removed and not replaced yet
+                account, name, title = person(_TITLES_SCHOOL)
+                bindings.append((account, ROLE_SCHOOL_ADMIN, None, school, title, at,
+                                 at + _dt.timedelta(days=rng.randrange(20, 200))))
+                removed += 1
+
+    if not users:
+        return SeededAdmins(0, 0, 0)
+    conn.execute(insert(User), users)
+    ids = dict(conn.execute(select(User.account, User.id)
+                            .where(User.account.like(f"{_ADMIN_PREFIX}%"))).all())
+    names = {u["account"]: u["name"] for u in users}
+    rows = []
+    for account, role, region, school, title, at, gone in bindings:
+        rows.append({"user_id": ids[account], "role": role, "region_code": region,
+                     "school_code": school, "contact_name": names[account],
+                     "contact_phone": account, "org_title": title, "created_at": at,
+                     "removed_at": gone})
+    # A removed binding first, so that the school's current admin comes after it.
+    rows.sort(key=lambda r: r["removed_at"] is None)
+    conn.execute(insert(Binding), rows)
+    schools_bound = sum(1 for b in bindings if b[1] == ROLE_SCHOOL_ADMIN and b[6] is None)
+    return SeededAdmins(schools_bound, sum(1 for b in bindings if b[1] != ROLE_SCHOOL_ADMIN),
+                        removed)

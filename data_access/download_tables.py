@@ -26,9 +26,10 @@ from urllib.parse import quote, urlencode
 
 from sqlalchemy import Connection, select
 
+from . import activation
 from .audit import COLUMNS as AUDIT_COLUMNS
 from .audit import entries_in_scope
-from .export_writer import Column, title_line
+from .export_writer import COUNT, CellType, Column, title_line
 from .models import Snapshot
 from .participants import COLUMNS as PARTICIPANT_COLUMNS
 from .participants import (
@@ -468,9 +469,126 @@ class SchoolTable(DownloadTable):
                 "region": region[:40] if isinstance(region, str) else ""}
 
 
+# --------------------------------------------------------------------------- 激活进度
+
+# 学校激活进度 / 区域激活进度: one decimal (`83.8%`); `--` cells stay text.
+ONE_DECIMAL_PERCENT = CellType("0.0%", percent=True)
+
+
+def _exported_at() -> str:
+    return f"导出时间：{datetime.now():%Y-%m-%d %H:%M:%S}"
+
+
+def _activation_region(conn, scope, args) -> RegionRow:
+    if not is_region_admin(scope):
+        raise ScopeDenied("no region scope")
+    try:
+        return authorize_region(conn, scope, args["region"] or None)
+    except ScopeDenied as exc:
+        raise ScopeDenied("region outside scope") from exc
+
+
+class ActivationTable(DownloadTable):
+    """激活进度 as on screen, live from the bindings: the region's row, its 直属学校 and its
+    child regions — or, at a region without child regions, its schools, with the region's
+    own figures in the title row (a table of schools has other columns)."""
+
+    name = "activation"
+    label = "激活进度"
+    path = "/export/activation"
+    query = ("region",)
+    columns = (Column("区域"),) + tuple(
+        Column(label, ONE_DECIMAL_PERCENT if field.endswith("_rate") else COUNT)
+        for label, field in activation.TABLE_COLUMNS)
+    school_columns = tuple(Column(label) for label, _ in activation.SCHOOL_COLUMNS)
+
+    @classmethod
+    def authorize(cls, conn, scope, args, snapshot_id=None):
+        args = clean_args(cls, args)
+        region = _activation_region(conn, scope, args)
+        table = cls({"region": region.code}, region.name)
+        table.region = region
+        table.read_at = _exported_at()
+        # Read now, so that the columns (regions, or schools) are known before the header.
+        table.table = activation.activation_table(conn, region)
+        if table.table.schools_as_rows:
+            table.columns = cls.school_columns
+        return table
+
+    def title(self):
+        parts = ["激活进度", self.scope_name]
+        if self.table.schools_as_rows:
+            own = activation.region_record(self.table.rows[0])
+            parts += [f"学校激活进度：{own['school_rate']}", f"学校总数：{own['schools']}",
+                      f"学校激活数：{own['activated']}"]
+        return " · ".join([*parts, self.read_at])
+
+    def _values(self) -> list[list[str]]:
+        regions, schools = activation.table_records(self.table)
+        if self.table.schools_as_rows:
+            return [[r[f] for _, f in activation.SCHOOL_COLUMNS] for r in schools]
+        return [[r["name"]] + [r[f] for _, f in activation.TABLE_COLUMNS] for r in regions]
+
+    def count(self, conn):
+        return len(self._values())
+
+    def rows(self, conn):
+        yield from self._values()
+
+    def audit_scope(self):
+        return self.region.code, None
+
+
+class UnactivatedTable(DownloadTable):
+    """未激活学校 of the region's subtree under the screen's search, in the screen's order,
+    read in keyset batches."""
+
+    name = "unactivated"
+    label = "未激活学校"
+    path = "/export/activation/unactivated"
+    query = ("region", "q")
+    columns = tuple(Column(label) for label, _ in activation.UNACTIVATED_COLUMNS)
+    background = True
+
+    @classmethod
+    def authorize(cls, conn, scope, args, snapshot_id=None):
+        args = clean_args(cls, args)
+        raw_q = args["q"].strip()
+        if len(raw_q) > activation.QUERY_MAX or activation.clean_query(raw_q) != raw_q:
+            raise Malformed("搜索内容无效")
+        region = _activation_region(conn, scope, args)
+        table = cls({"region": region.code, "q": raw_q}, region.name)
+        table.region, table.q = region, raw_q
+        table.read_at = _exported_at()
+        return table
+
+    def title(self):
+        parts = ["未激活学校", self.scope_name]
+        if self.q:
+            parts.append(f"搜索：{self.q}")
+        return " · ".join([*parts, self.read_at])
+
+    def count(self, conn):
+        return activation.count_unactivated(conn, self.region, self.q)
+
+    def rows(self, conn):
+        for s in activation.iter_unactivated(conn, self.region, self.q):
+            yield [s.name, s.code, s.region_path, s.kind]
+
+    def audit_scope(self):
+        return self.region.code, None
+
+    def audit_detail(self, fmt, rows):
+        detail = super().audit_detail(fmt, rows)
+        if self.q:
+            detail["q"] = self.q  # a school's name or code, not personal data
+        return detail
+
+
 # --------------------------------------------------------------------------- the list
 
 TABLES: dict[str, type[DownloadTable]] = {
-    t.name: t for t in (RegionTable, ParticipantTable, AuditTable, SchoolTable)
+    t.name: t for t in (RegionTable, ParticipantTable, AuditTable, SchoolTable,
+                        ActivationTable, UnactivatedTable)
 }
 

@@ -20,6 +20,9 @@ _DANGEROUS_FIRST = ("=", "+", "-", "@", "\t", "\r")
 
 
 _DANGEROUS_SET = frozenset(_DANGEROUS_FIRST)
+# Cells that start like a formula but cannot be one: `--`, 激活进度's zero-denominator
+# ratio (two minus signs and nothing else; no spreadsheet runs it). Written as they are.
+_INERT = frozenset({"--"})
 
 
 @dataclass(frozen=True)
@@ -53,13 +56,13 @@ def _percent_number(text: str) -> float:
 def guard_cell(value: object) -> str:
     """Prefix `'` to cells a spreadsheet would read as a formula."""
     text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_DANGEROUS_FIRST) else text
+    return "'" + text if text.startswith(_DANGEROUS_FIRST) and text not in _INERT else text
 
 
 def guard_row(row: Iterable[object]) -> list[str]:
     """`guard_cell` over a row, without a function call per cell (exports write millions)."""
     texts = ["" if v is None else str(v) for v in row]
-    return ["'" + t if t[:1] in _DANGEROUS_SET else t for t in texts]
+    return ["'" + t if t[:1] in _DANGEROUS_SET and t not in _INERT else t for t in texts]
 
 
 def csv_chunks(title: str, columns: Sequence[Column], rows: Iterable[list[object]],
@@ -205,7 +208,8 @@ def write_xlsx(path, title: str, columns: Sequence[Column], rows: Iterable[list[
             for col in text_cols:
                 text = row[col]
                 text = "" if text is None else str(text)
-                write_string(r, col, "'" + text if text[:1] in _DANGEROUS_SET else text)
+                write_string(r, col, "'" + text if text[:1] in _DANGEROUS_SET
+                             and text not in _INERT else text)
             for col, to_number, fmt in number_cols:
                 text = row[col]
                 try:

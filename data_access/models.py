@@ -85,6 +85,12 @@ class School(Base):
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime)
     updated_at: Mapped[datetime | None] = mapped_column(DateTime)
 
+    # A region's live schools in code order, with what the 未激活学校 list shows: the 激活进度
+    # queries read a subtree's schools from this index alone (data_access/activation.py).
+    __table_args__ = (
+        Index("ix_schools_region_live", "region_code", "deleted_at", "code", "name", "kind"),
+    )
+
 
 class Teacher(Base):
     __tablename__ = "teachers"
@@ -179,7 +185,8 @@ class Binding(Base):
 
     __table_args__ = (
         Index("ix_bindings_region", "region_code"),
-        Index("ix_bindings_school", "school_code"),
+        # Covers "the school's current 学校管理员" (role and removal checked in the index).
+        Index("ix_bindings_school", "school_code", "role", "removed_at"),
         # At most one current 学校管理员 per school, even under concurrent redemptions.
         Index(
             "uq_bindings_one_school_admin",

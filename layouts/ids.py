@@ -97,6 +97,37 @@ class Exports(StrEnum):
     TICK = "exports-tick"
 
 
+class Activation(StrEnum):
+    NAV = "act-nav"
+    STATE = "act-state"  # the whole view state named by the URL
+    TABLE_STATE = "act-table-state"  # its part the table depends on (the region)
+    LIST_STATE = "act-list-state"  # its part the 未激活学校 list depends on (None: not shown)
+    ERROR = "act-error"
+    BODY = "act-body"
+    BREADCRUMB = "act-breadcrumb"
+    TABS = "act-tabs"
+    TABLE_PANEL = "act-table-panel"
+    TABLE_TITLE = "act-table-title"
+    EXPORT_CSV = "act-export-csv"
+    EXPORT_XLSX = "act-export-xlsx"
+    GRID = "act-grid"
+    SCHOOL_BOX = "act-school-box"
+    SCHOOL_GRID = "act-school-grid"
+    NOTE = "act-note"
+    LIST_PANEL = "act-list-panel"
+    SEARCH = "act-search"
+    SEARCH_GO = "act-search-go"
+    LIST_EXPORT_CSV = "act-list-export-csv"
+    LIST_EXPORT_XLSX = "act-list-export-xlsx"
+    LIST_EXPORT_URLS = "act-list-export-urls"
+    LIST_EXPORT_MESSAGE = "act-list-export-message"
+    ISSUED = "act-issued"
+    MESSAGE = "act-message"
+    RELOAD = "act-reload"
+    LIST_GRID = "act-list-grid"
+    SUMMARY = "act-summary"
+    PAGER = "act-pager"
+    PAGE_SIZE = "act-page-size"
 class Schools(StrEnum):
     ADD = "schools-add"
     EXPORT_CSV = "schools-export-csv"

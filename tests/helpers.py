@@ -221,6 +221,8 @@ def xlsx_shown(cell) -> str:
     fmt = cell.number_format
     if fmt == "0.00%":
         return f"{Decimal(repr(value)) * 100:.2f}%"
+    if fmt == "0.0%":
+        return f"{Decimal(repr(value)) * 100:.1f}%"
     if fmt == "0.0":
         return f"{Decimal(repr(value)):.1f}"
     if fmt == "0":

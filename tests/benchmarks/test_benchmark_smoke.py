@@ -21,10 +21,13 @@ CALLBACK_KEYS = {
     "region_filters", "region_county_admin", "breadcrumb", "chart_full", "chart_patch",
     "navigate_drilldown", "page_route", "teacher_first_page", "teacher_middle_page",
     "teacher_last_page", "teacher_filtered_last_page", "teacher_name_search",
+    "activation_province", "activation_drilldown", "activation_unactivated",
+    "activation_search",
 }
 REQUIRED = {"region_province", "region_city", "region_county", "region_uncertified_exclude",
             "region_filters", "chart_full", "teacher_first_page", "teacher_middle_page",
-            "teacher_last_page", "teacher_name_search"}
+            "teacher_last_page", "teacher_name_search", "activation_province",
+            "activation_drilldown", "activation_unactivated", "activation_search"}
 
 
 @pytest.mark.slow
@@ -70,5 +73,6 @@ def test_small_benchmark_runs_and_reports_every_measurement(tmp_path):
         # Without a browser the step says why instead of failing the run.
         assert not _chromium() and "not measured" in report, page
     assert "| measurement |" in report and "refresh" in report
+    assert "未激活学校: province list, first/middle/last pages" in report
     # A smoke run never touches the published report.
     assert (docs.read_bytes() if docs.exists() else None) == before

@@ -11,7 +11,7 @@ import itertools
 import json
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from data_access import accounts, codes
 from data_access.models import Binding, PermissionCode
@@ -40,6 +40,8 @@ def forged_values():
         yield {"training": "T2022", "region": code, "stage": "", "subject": "",
                "uncertified": "include", "view": "regions"}
         yield {"colId": "name", "rowId": code, "value": code}
+        yield {"colId": "name", "rowId": f"region:{code}", "value": code}
+        yield {"colId": "action", "rowId": code, "value": "生成权限码"}
         yield f"/training/T2022?region={code}"
         yield f"?region={code}"
     for bad in MALFORMED:
@@ -117,6 +119,8 @@ def test_every_callback_with_forged_inputs_leaks_nothing(app, client, world):
             PermissionCode.id == world["code_id"])) is None
         assert conn.scalar(select(Binding.removed_at).where(
             Binding.school_code == "S-XY-1")) is None
+        # no code issued for a school outside the scope (生成权限码 on a forged row)
+        assert conn.scalar(select(func.count()).select_from(PermissionCode)) == 1
 
 
 # Path values a forged download needs to reach its table's scope check.

@@ -105,7 +105,15 @@ def test_demo_builds_prints_and_keeps_the_demo_logins(monkeypatch, tmp_path):
             select(School.name, School.region_code, School.urban_rural)
             .where(School.code == b.school_code)).one()
             for b, _ in seen.values() if b.school_code}
+        # 激活进度 has something to show: admin accounts opened part of the way
+        from data_access.activation import activation_table
+        from data_access.regions import get_region
+
+        fujian = activation_table(conn, get_region(conn, "350000")).rows[0].counts
+        assert 0 < fujian.activated < fujian.schools
+        assert 0 < fujian.regions_activated < fujian.regions
     engine.dispose()
+    assert "admin accounts:" in first.output
     # the region logins that tests and docs rely on
     assert {a: (b.role, b.region_code) for a, (b, _) in seen.items() if b.region_code} == {
         "fujian": ("region_training", "350000"), "putian": ("region_training", "350300"),

@@ -197,6 +197,7 @@ def test_teacher_counts_leave_gaps_on_purpose(data):
     counts = data["teacher-counts"]
     regions = {r["区域代码"] for r in counts}
     assert "350399" not in regions and "350398" not in regions  # 湄洲岛, 北岸经济开发区
+    assert "350305" not in regions  # 秀屿区 has not reported its figure
     assert "350199" in regions  # 平潭综合实验区
     assert "350300" in regions  # 莆田市 has its own figure (its zones have none)
     assert "350000" not in regions
@@ -374,6 +375,7 @@ def test_province_summer_stays_realistic(province):
         assert teacher["申请时间"] < "2022-07-20" and teacher["认证状态"] != "未审核"
     # the deliberate gaps: zones without a figure, two prefectures with their own figure only
     assert "350399" not in province.figures and "350398" not in province.figures
+    assert "350305" not in province.figures and "350300" in province.figures
     for prefecture in ("350700", "350900"):
         assert prefecture in province.figures
         assert not set(province.children[prefecture]) & set(province.figures)

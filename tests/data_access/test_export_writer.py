@@ -162,8 +162,24 @@ def test_writers_accept_a_generator_once(tmp_path, writer):
 def test_guard_row_equals_guard_cell_on_every_cell():
     from data_access.export_writer import guard_row
 
-    values = ["=1", "+", "-", "@", "\t", "\r", "", None, 7, 1.5, "a", " =x", "'=y", "中文", "\n"]
+    values = ["=1", "+", "-", "@", "\t", "\r", "", None, 7, 1.5, "a", " =x", "'=y", "中文", "\n",
+              "--", "---", "--1", "-- ", "-+"]
     assert guard_row(values) == [guard_cell(v) for v in values]
+
+
+def test_the_two_dash_placeholder_is_written_as_it_is(tmp_path):
+    """`--` (激活进度's zero-denominator ratio) cannot be a formula; anything longer that
+    starts with a minus sign still gets the guard."""
+    assert guard_cell("--") == "--"
+    for risky in ("-", "---", "--1", "--2+3", "-- ", "-+1", "-=1"):
+        assert guard_cell(risky) == "'" + risky
+    rows = [["--", "--"], ["--1", "-"]]
+    cols = [Column("文字"), Column("比例", PERCENT)]
+    csv_text = b"".join(csv_chunks(TITLE, cols, rows)).decode("utf-8-sig")
+    assert csv_text.splitlines()[2:] == ["--,--", "'--1,'-"]
+    write_xlsx(tmp_path / "d.xlsx", TITLE, cols, rows)
+    ws = load_workbook(tmp_path / "d.xlsx").worksheets[0]
+    assert [[c.value for c in r] for r in ws.iter_rows(min_row=3)] == [["--", "--"], ["'--1", "'-"]]
 
 
 # --------------------------------------------------------------------------- cell types

@@ -1,0 +1,133 @@
+"""The demo's admin accounts (data_access.demo.seed_admins): activation at several levels,
+deterministic, and the 激活进度 table over them equals an independent computation."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import select
+
+from data_access import accounts, activation
+from data_access.demo import demo_schools, generate, seed_admins
+from data_access.importers import import_file
+from data_access.models import Binding, School, User
+from data_access.regions import get_region
+from tests.activation_fixture import FxBinding, FxSchool, Oracle, names_of, parents_of
+
+TODAY = dt.date(2025, 1, 15)
+
+
+@pytest.fixture(scope="module")
+def small_files(tmp_path_factory):
+    return generate("small", tmp_path_factory.mktemp("small-admins"), today=TODAY)
+
+
+def _seeded(engine, files):
+    for kind in ("regions", "schools"):
+        import_file(engine, kind, files[kind], id_key=b"k")
+    picks = demo_schools(files["schools"])
+    with engine.begin() as conn:
+        uid = accounts.create_user(conn, "demo-school", "郑晓峰", "Demo@2026x")
+        accounts.grant(conn, uid, "school_admin", picks["xianyou-middle"][0])
+        uid = accounts.create_user(conn, "demo-county", "黄文斌", "Demo@2026x")
+        accounts.grant(conn, uid, "region_training", "350322")
+        result = seed_admins(conn, today=TODAY)
+    return result, picks
+
+
+def _bindings(engine):
+    with engine.connect() as conn:
+        return conn.execute(
+            select(User.account, User.name, Binding.role, Binding.region_code,
+                   Binding.school_code, Binding.contact_name, Binding.contact_phone,
+                   Binding.created_at, Binding.removed_at)
+            .join(User, User.id == Binding.user_id).order_by(Binding.id)).all()
+
+
+def test_activation_at_several_levels(engine, small_files):
+    result, picks = _seeded(engine, small_files)
+    assert result.school_admins > 0 and result.region_admins > 0 and result.removed > 0
+    with engine.connect() as conn:
+        putian = activation.activation_table(conn, get_region(conn, "350300"))
+        sanming = activation.activation_table(conn, get_region(conn, "350400"))
+        xianyou = activation.activation_table(conn, get_region(conn, "350322"))
+    counties = [r for t in (putian, sanming) for r in t.rows if r.kind == "region"]
+    shares = {r.code: r.counts.activated / r.counts.schools for r in counties if r.counts.schools}
+    assert shares["350302"] == 1.0  # complete
+    assert 0.5 < shares["350322"] < 1.0  # partial
+    assert shares["350399"] < 0.5  # lagging
+    assert any(s == 1.0 for c, s in shares.items() if c != "350302")
+    assert any(0 < s < 1 for c, s in shares.items() if c != "350322")
+    # 湄洲岛 has no region admin at all, every prefecture has one
+    with engine.connect() as conn:
+        region_admins = {c for (c,) in conn.execute(
+            select(Binding.region_code).where(Binding.region_code.is_not(None),
+                                              Binding.removed_at.is_(None)))}
+    assert "350399" not in region_admins
+    assert {"350000", "350300", "350400"} <= region_admins
+    # at the lowest level: schools without an admin, and admins with masked phones
+    statuses = [r.activated for r in xianyou.rows if r.kind == "school"]
+    assert False in statuses and True in statuses
+    phones = [r.admin_phone for r in xianyou.rows
+              if r.kind == "school" and r.activated and r.code != picks["xianyou-middle"][0]]
+    assert phones and all(p.startswith("177****") and len(p) == 11 for p in phones)
+
+
+def test_demo_logins_keep_their_schools_and_regions(engine, small_files):
+    _, picks = _seeded(engine, small_files)
+    rows = _bindings(engine)
+    school = picks["xianyou-middle"][0]
+    current = [r for r in rows if r.school_code == school and r.removed_at is None]
+    assert [r.account for r in current] == ["demo-school"]
+    xianyou = [r for r in rows if r.region_code == "350322" and r.removed_at is None]
+    assert [r.account for r in xianyou] == ["demo-county"]
+
+
+def test_seeded_accounts_cannot_log_in(engine, small_files):
+    _seeded(engine, small_files)
+    account = next(r.account for r in _bindings(engine) if r.account.startswith("177"))
+    with engine.connect() as conn:
+        assert accounts.authenticate(conn, account, "Demo@2026") is None
+        assert accounts.authenticate(conn, account, account) is None
+
+
+def test_deterministic_and_seeded_once(database_url, engine, small_files, tmp_path):
+    from data_access.db import make_engine
+    from data_access.schema import upgrade
+
+    _seeded(engine, small_files)
+    first = _bindings(engine)
+    other = make_engine(f"sqlite:///{tmp_path / 'other.db'}")
+    try:
+        upgrade(other)
+        _seeded(other, small_files)
+        assert _bindings(other)[2:] == first[2:]  # after the two demo logins' (made now)
+    finally:
+        other.dispose()
+    with engine.begin() as conn:
+        assert seed_admins(conn, today=TODAY).school_admins == 0
+    assert _bindings(engine) == first
+    assert len(first) > 40
+
+
+def test_the_table_over_the_demo_equals_an_independent_computation(engine, small_files):
+    _seeded(engine, small_files)
+    with engine.connect() as conn:
+        schools = [FxSchool(c, n, r, k, d is not None) for c, n, r, k, d in conn.execute(
+            select(School.code, School.name, School.region_code, School.kind,
+                   School.deleted_at))]
+    bindings = [FxBinding(r.role, r.school_code or r.region_code, r.removed_at is not None,
+                          r.contact_name or r.name, r.contact_phone)
+                for r in _bindings(engine)]
+    oracle = Oracle(parents_of(engine), schools, bindings)
+    names = names_of(engine)
+    for code in ("350000", "350300", "350400", "350322", "350399", "350402"):
+        with engine.connect() as conn:
+            table = activation.activation_table(conn, get_region(conn, code))
+            unactivated = list(activation.iter_unactivated(conn, get_region(conn, code)))
+        regions, school_rows = activation.table_records(table)
+        got = ([[r["name"]] + [r[f] for _, f in activation.TABLE_COLUMNS] for r in regions],
+               [[r[f] for _, f in activation.SCHOOL_COLUMNS] for r in school_rows])
+        assert got == oracle.table(code, names), code
+        assert [s.code for s in unactivated] == [s.code for s in oracle.unactivated(code)]
