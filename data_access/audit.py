@@ -75,6 +75,7 @@ ACTION_LABELS = {
     "school_update": "编辑学校",
     "school_delete": "删除学校",
     "school_move": "调整隶属",
+    "teacher_counts_import": "导入专任教师数",
 }
 OTHER_ACTION = "其他操作"
 OUTCOME_LABELS = {"ok": "成功", "failed": "失败", "denied": "拒绝", "limited": "限流"}
@@ -103,6 +104,8 @@ KEY_LABELS = {
     "view": "页面",
     "old": "原值", "new": "新值", "codes_revoked": "撤销的权限码", "kind": "机构类型",
     "urban_rural": "城乡类型", "activated": "是否激活", "q": "搜索",
+    "file": "文件", "inserted": "新增", "updated": "修改", "unchanged": "不变",
+    "skipped": "未填写",
 }
 #: Fields of a school as the 学校管理 sentences name them.
 SCHOOL_FIELD_LABELS = {
@@ -405,11 +408,29 @@ def describe(action: str, outcome: str, detail: dict, names: Names, scope_name: 
         return _sentence(head, *parts, *_rest(d, names))
     if action in SCHOOL_SENTENCES:
         return _school_sentence(action, d, names)
+    if action == "teacher_counts_import":
+        return _sentence(_teacher_counts_head(d), *_rest(d, names))
     if action == "scope_switch":
         binding = _get(names.bindings, d.pop("binding_id", None))
         head = (f"切换到「{_role(binding[1])}」{binding[2]}" if binding else "切换管理范围")
         return _sentence(head, *_rest(d, names))
     return _sentence(ACTION_LABELS.get(action, OTHER_ACTION), *_rest(d, names))
+
+
+def _teacher_counts_head(d: dict) -> str:
+    """`导入专任教师数：文件「专任教师数.xlsx」，共 12 行（新增 3，修改 2，不变 7）`."""
+    file = d.pop("file", None)
+    counts = [(label, d.pop(key, None)) for key, label in (
+        ("rows", "行"), ("inserted", "新增"), ("updated", "修改"), ("unchanged", "不变"),
+        ("skipped", "未填写"))]
+    numbers = {label: v for label, v in counts
+               if isinstance(v, int) and not isinstance(v, bool)}
+    head = f"导入专任教师数：文件「{_text(file)}」" if file else "导入专任教师数"
+    if "行" in numbers:
+        head += f"，共 {numbers.pop('行')} 行"
+    if numbers:
+        head += "（" + "，".join(f"{k} {v}" for k, v in numbers.items()) + "）"
+    return head
 
 
 def _school_value(key, value, names: Names) -> str:

@@ -27,6 +27,7 @@ from urllib.parse import quote, urlencode
 from sqlalchemy import Connection, select
 
 from . import activation
+from . import teacher_counts as counts
 from .audit import COLUMNS as AUDIT_COLUMNS
 from .audit import entries_in_scope
 from .export_writer import COUNT, CellType, Column, title_line
@@ -585,10 +586,73 @@ class UnactivatedTable(DownloadTable):
         return detail
 
 
+# --------------------------------------------------------------------------- 专任教师数
+
+
+class TeacherCountTable(DownloadTable):
+    """专任教师数 as on screen: every region of the subtree with its figures, the figure the
+    statistics use and, where it is missing, why (live from the stored figures)."""
+
+    name = "teacher-counts"
+    label = "专任教师数"
+    path = "/export/teacher-counts"
+    query = ("region",)
+    columns = tuple(Column(label, COUNT if key in counts.COUNT_FIELDS else CellType())
+                    for label, key in counts.COLUMNS)
+
+    @classmethod
+    def authorize(cls, conn, scope, args, snapshot_id=None):
+        args = clean_args(cls, args)
+        region = _activation_region(conn, scope, args)
+        table = cls({"region": region.code}, region.name)
+        table.region = region
+        table.read_at = _exported_at()
+        snap = current_snapshot(conn)
+        table.updated = updated_text(snapshot_time(conn, snap[0] if snap else None))
+        return table
+
+    def title(self):
+        return " · ".join([self.label, self.scope_name, self.read_at,
+                           f"统计数据更新时间：{self.updated}（新数字在下次数据更新后计入统计）"])
+
+    def _rows(self, conn):
+        if not hasattr(self, "_cached"):
+            self._cached = counts.figures_table(conn, self.region)
+        return self._cached
+
+    def count(self, conn):
+        return len(self._rows(conn))
+
+    def rows(self, conn):
+        for r in self._rows(conn):
+            yield counts.figure_values(r)
+
+    def audit_scope(self):
+        return self.region.code, None
+
+
+class TeacherCountTemplate(TeacherCountTable):
+    """下载模板: the import file of the region's figures, ready to fill in and upload — the
+    importer's header on row 1 (no title row) and the current figure in every row."""
+
+    name = "teacher-counts-template"
+    label = "专任教师数导入模板"
+    path = "/export/teacher-counts/template"
+    columns = tuple(Column(label, COUNT if label.startswith("专任教师数") else CellType())
+                    for label in counts.template_header())
+
+    def title(self):
+        return None
+
+    def rows(self, conn):
+        yield from counts.template_rows(self._rows(conn))
+
+
 # --------------------------------------------------------------------------- the list
 
 TABLES: dict[str, type[DownloadTable]] = {
     t.name: t for t in (RegionTable, ParticipantTable, AuditTable, SchoolTable,
-                        ActivationTable, UnactivatedTable)
+                        ActivationTable, UnactivatedTable, TeacherCountTable,
+                        TeacherCountTemplate)
 }
 

@@ -65,14 +65,16 @@ def guard_row(row: Iterable[object]) -> list[str]:
     return ["'" + t if t[:1] in _DANGEROUS_SET and t not in _INERT else t for t in texts]
 
 
-def csv_chunks(title: str, columns: Sequence[Column], rows: Iterable[list[object]],
+def csv_chunks(title: str | None, columns: Sequence[Column], rows: Iterable[list[object]],
                rows_per_chunk: int = 2000) -> Iterator[bytes]:
     """Yield the file in pieces so that no download is ever held in memory whole. Every cell
-    is the screen's text, whatever the column's cell type."""
+    is the screen's text, whatever the column's cell type. A table without a title (an import
+    template, whose first row must be the importer's header) starts with the header."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")
     buf.write(BOM)
-    writer.writerow([guard_cell(title)])
+    if title is not None:
+        writer.writerow([guard_cell(title)])
     writer.writerow([guard_cell(c.label) for c in columns])
     n = 0
     for row in rows:
@@ -118,7 +120,7 @@ def _counting(rows: Iterable[list[object]], progress, every: int, counter: list[
             progress(n)
 
 
-def write_csv(path, title: str, columns: Sequence[Column], rows: Iterable[list[object]],
+def write_csv(path, title: str | None, columns: Sequence[Column], rows: Iterable[list[object]],
               progress=None, *, progress_every: int = PROGRESS_EVERY) -> int:
     """Write exactly the bytes of `csv_chunks` to `path`; returns the number of data rows.
 
@@ -130,11 +132,13 @@ def write_csv(path, title: str, columns: Sequence[Column], rows: Iterable[list[o
     return counter[0]
 
 
-def write_xlsx(path, title: str, columns: Sequence[Column], rows: Iterable[list[object]], *,
+def write_xlsx(path, title: str | None, columns: Sequence[Column], rows: Iterable[list[object]],
+               *,
                progress=None, progress_every: int = PROGRESS_EVERY) -> int:
     """Write an XLSX file streaming (xlsxwriter constant-memory); returns the data rows.
 
-    Every sheet starts with the title row (merged over the columns) and the header row.
+    Every sheet starts with the title row (merged over the columns; none when `title` is
+    None) and the header row.
     Text columns hold the screen's text behind the same formula guard as the CSV; a number
     column's cell is the number its text shows, in the column's number format, and stays
     that text when it is not a number (`—`). After `XLSX_SHEET_DATA_ROWS` data rows the
@@ -152,7 +156,8 @@ def write_xlsx(path, title: str, columns: Sequence[Column], rows: Iterable[list[
         for i, v in enumerate(row[:width_cols]):
             widths[i] = max(widths[i], _display_width(guard_cell(v)))
     widths = [min(_MAX_WIDTH, max(8, w + 2)) for w in widths]
-    title_text = guard_cell(title)
+    title_text = None if title is None else guard_cell(title)
+    top = 0 if title is None else 1  # the header's row
     header_cells = [guard_cell(c.label) for c in columns]
     text_cols = [i for i, c in enumerate(columns) if c.cell.number_format is None]
 
@@ -189,12 +194,14 @@ def write_xlsx(path, title: str, columns: Sequence[Column], rows: Iterable[list[
             ws = workbook.add_worksheet(f"数据{sheet_no}")
             for i, w in enumerate(widths):
                 ws.set_column(i, i, w)
-            if width_cols > 1:
+            if title_text is None:
+                pass
+            elif width_cols > 1:
                 ws.merge_range(0, 0, 0, width_cols - 1, title_text, title_fmt)
             else:
                 ws.write_string(0, 0, title_text, title_fmt)
             for i, h in enumerate(header_cells):
-                ws.write_string(1, i, h, header_fmt)
+                ws.write_string(top, i, h, header_fmt)
             return ws
 
         ws = new_sheet()
@@ -204,7 +211,7 @@ def write_xlsx(path, title: str, columns: Sequence[Column], rows: Iterable[list[
                 ws = new_sheet()
                 write_string, write_number = ws.write_string, ws.write_number
                 row_no = 0
-            r = row_no + 2
+            r = row_no + top + 1
             for col in text_cols:
                 text = row[col]
                 text = "" if text is None else str(text)

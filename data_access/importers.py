@@ -85,8 +85,13 @@ Choices where the specification is silent:
   of errors needs no more memory than a good one. 值 masks accounts and ID numbers, shows
   control characters as ``[U+0000]``, is cut at :data:`REPORT_VALUE_CHARS` characters and
   carries the exports' formula guard.
-- Teacher counts: ``source`` is the file name, ``updated_at`` the import time; a row is
-  unchanged when both count and source are equal.
+- Teacher counts: ``source`` is the file name, ``updated_at`` the import time and
+  ``updated_by`` the console user who committed it (NULL from the CLI); a row whose count
+  equals the stored one is unchanged and keeps its source, updater and time (so uploading the
+  template back with a few figures changed re-dates only those). An optional 区域名称 column
+  is checked against the code (the template carries it) and not stored. The console's
+  upload (``data_access.teacher_counts``) also refuses rows outside the admin's region and
+  skips rows whose 专任教师数 is blank.
 """
 
 from __future__ import annotations
@@ -122,7 +127,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 from . import privacy, school_fields, vocab
 from .export_writer import BOM, guard_row
-from .models import Region, School, Teacher, TeacherCount, Training, TrainingRecord
+from .models import Region, RegionClosure, School, Teacher, TeacherCount, Training, TrainingRecord
 from .regions import RegionRow, default_kind_for_parent, rebuild_closure
 from .text import code_point, has_control_characters, value_controls, visible
 
@@ -196,6 +201,7 @@ class ImportResult:
     updated: int
     unchanged: int
     dry_run: bool
+    skipped: int = 0  # teacher-count rows left blank in a console upload
 
 
 # --------------------------------------------------------------------------- columns
@@ -250,6 +256,9 @@ _COLUMNS: dict[str, tuple[_Col, ...]] = {
     ),
     "teacher-counts": (
         _Col("region_code", "区域代码", True),
+        # Not stored: the template names each region, and a name that does not match the
+        # code is a row error (the usual slip is a code copied from the wrong row).
+        _Col("region_name", "区域名称"),
         _Col("stage", "学段"),
         _Col("count", "专任教师数", True),
     ),
@@ -730,6 +739,9 @@ def _open_rows(path: Path) -> Iterator[list[str]]:
         return _xlsx_rows(path)
     if head.startswith(_XLS_MAGIC):
         raise _FileProblem("legacy .xls files are not supported; save the sheet as .xlsx or CSV")
+    if path.suffix.lower() == ".xlsx":
+        # Named a workbook but not one: reading it as text would only confuse the reader.
+        raise _FileProblem("cannot read the XLSX file: it is not an Excel workbook")
     return _csv_rows(path)
 
 
@@ -879,6 +891,12 @@ class _Context:
     now: datetime
     source: str
     write: bool
+    # Teacher counts committed in the console (data_access.teacher_counts): the committing
+    # user, the region whose subtree the rows must lie in, and whether a row without a
+    # 专任教师数 is skipped (a template row left blank) rather than an error.
+    updated_by: int | None = None
+    within: str | None = None
+    skip_blank_counts: bool = False
 
 
 @dataclass
@@ -1549,12 +1567,17 @@ class _TeacherCounts(_Importer):
 
     def load(self, conn: Connection) -> None:
         t = self.table
-        self.regions = set(conn.scalars(select(Region.code)))
+        self.regions = {code: name for code, name in conn.execute(select(Region.code, Region.name))}
+        self.within = None
+        if self.ctx.within is not None:
+            self.within = set(conn.scalars(select(RegionClosure.descendant_code).where(
+                RegionClosure.ancestor_code == self.ctx.within)))
         self.existing = {
-            (r.region_code, r.stage): (r.count, r.source)
-            for r in conn.execute(select(t.c.region_code, t.c.stage, t.c.count, t.c.source))
+            (r.region_code, r.stage): r.count
+            for r in conn.execute(select(t.c.region_code, t.c.stage, t.c.count))
         }
         self.seen: dict[tuple[str, str], int] = {}
+        self.skipped = 0
         self.source = self.ctx.source[: _MAXLEN[(t.name, "source")]]
 
     def check(self, row: int, v: dict[str, str]) -> Any:
@@ -1565,10 +1588,22 @@ class _TeacherCounts(_Importer):
         elif region not in self.regions:
             self.error(row, "region_code", f"unknown region code '{region}'")
             region = _BAD
+        elif self.within is not None and region not in self.within:
+            self.error(row, "region_code", f"region '{region}' is outside your scope")
+            region = _BAD
+        name = v.get("region_name", "")
+        if name and region is not _BAD and name != self.regions[region]:
+            self.error(row, "region_name",
+                       f"does not match region code '{region}' ('{self.regions[region]}')")
+            region = _BAD
         stage = v.get("stage", "")
         if stage:
             stage = self.parse(row, "stage", _enum, stage, vocab.STAGES)
         raw = v.get("count", "")
+        if not raw and self.ctx.skip_blank_counts:
+            # A template row left blank: no figure given, nothing to write or check further.
+            self.skipped += 1
+            return None
         if not raw:
             self.error(row, "count", _MISSING)
             count = _BAD
@@ -1593,10 +1628,12 @@ class _TeacherCounts(_Importer):
         inserts, updates = [], []
         for region, stage, count in self.batch:
             old = self.existing.get((region, stage))
-            values = {"count": count, "source": self.source, "updated_at": self.ctx.now}
+            values = {"count": count, "source": self.source, "updated_at": self.ctx.now,
+                      "updated_by": self.ctx.updated_by}
             if old is None:
                 inserts.append({"region_code": region, "stage": stage, **values})
-            elif old == (count, self.source):
+            elif old == count:
+                # The figure stands: it keeps the source, updater and time it came with.
                 self.unchanged += 1
             else:
                 updates.append({"b_region": region, "b_stage": stage, **values})
@@ -1734,6 +1771,30 @@ def _run(
     return importer, count
 
 
+def read_records(kind: str, path: str | Path) -> Iterator[tuple[int, dict[str, str]]]:
+    """(row number, {column key: cell text}) of every non-blank data row of a file, read
+    the way :func:`import_file` reads it, for showing a file before it is imported. Control
+    characters are made visible (``[U+0000]``). Reading stops quietly where the file cannot
+    be read or its header is wrong: :func:`import_file` reports those problems."""
+    try:
+        rows = _open_rows(Path(path))
+        with closing(rows):
+            header = next(rows, None)
+            if header is None:
+                return
+            mapping, errors = _header_errors(kind, header)
+            if errors:
+                return
+            for row_no, cells in enumerate(rows, start=2):
+                n = len(cells)
+                values = {key: visible(cells[i].strip()) for i, key in mapping
+                          if i < n and cells[i].strip()}
+                if values or any(c.strip() for c in cells):
+                    yield row_no, values
+    except _FileProblem:
+        return
+
+
 def import_file(
     engine: Engine,
     kind: str,
@@ -1743,6 +1804,10 @@ def import_file(
     dry_run: bool = False,
     now: datetime | None = None,
     errors_file: str | Path | None = None,
+    source: str | None = None,
+    updated_by: int | None = None,
+    within: str | None = None,
+    skip_blank_counts: bool = False,
 ) -> ImportResult:
     """Validate ``path`` as a ``kind`` file and upsert it in one transaction.
 
@@ -1750,6 +1815,9 @@ def import_file(
     error is then listed in the error report file (``errors_file``, or by default a new
     ``<name>-errors-<time>.csv`` next to ``path``, see :func:`_open_report`).
     With ``dry_run`` the counts are computed the same way and nothing is written.
+    ``source`` names the file in what is stored (default: the file's name; an upload is
+    saved under a temporary name). ``updated_by``, ``within`` and ``skip_blank_counts`` are
+    the console's options for teacher counts (see :class:`_Context`).
     """
     path = Path(path)
     now = now or datetime.now().replace(microsecond=0)
@@ -1764,8 +1832,10 @@ def import_file(
                 rows = _open_rows(path)
                 with closing(rows):  # closes the file / workbook however this ends
                     outcome = _run(engine, kind, rows,
-                                   _Context(id_key=id_key, now=now, source=path.name,
-                                            write=not dry_run),
+                                   _Context(id_key=id_key, now=now,
+                                            source=source or path.name, write=not dry_run,
+                                            updated_by=updated_by, within=within,
+                                            skip_blank_counts=skip_blank_counts),
                                    report, dry_run)
             except _FileProblem as problem:  # the file cannot be read at all
                 report.add(RowError(problem.row, FILE_COLUMN, problem.reason))
@@ -1783,8 +1853,10 @@ def import_file(
         updated=importer.updated,
         unchanged=importer.unchanged,
         dry_run=dry_run,
+        skipped=getattr(importer, "skipped", 0),
     )
 
 
 __all__ = ["KINDS", "RowError", "ImportRefused", "ImportResult", "import_file", "columns",
+           "read_records",
            "check_xlsx_archive", "ArchiveRefused"]

@@ -147,6 +147,9 @@ class TeacherCount(Base):
     count: Mapped[int] = mapped_column(Integer)
     source: Mapped[str | None] = mapped_column(String(200))
     updated_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # The user who committed the figure in the console; None = imported by the CLI. (No
+    # foreign key: a figure outlives its updater's account, as audit entries do.)
+    updated_by: Mapped[int | None] = mapped_column(Integer)
 
 
 # --------------------------------------------------------------------------- accounts

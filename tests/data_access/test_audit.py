@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # Letters allowed in a sentence: file formats, a permission-code hint, a masked login.
 # A 学校标识码 is data, whatever its letters.
 ALLOWED_LATIN = re.compile(r"\b(CSV|XLSX)\b|\*{4}-[0-9A-Z]{4}|[\w.@-]*\*{3,}[\w.@-]*"
-                           r"|学校标识码：[^）]+）")
+                           r"|学校标识码：[^）]+）|文件「[^」]*」")
 
 
 def _audit_calls():
@@ -206,6 +206,12 @@ def test_every_action_reads_as_a_chinese_sentence(engine, world):
                                       "binding_id": red.binding_id}),
                          ["调整学校「仙游县第一中学」（学校标识码：S-XY-1）的隶属：由「仙游县」调整到「荔城区」",
                           "王校长（xy***al） 的管理范围随之调整"])],
+        "teacher_counts_import": [(dict(user_id=sup, actor=actor, region_code="350300",
+                                        detail={"file": "专任教师数.xlsx", "rows": 12,
+                                                "inserted": 3, "updated": 2, "unchanged": 7,
+                                                "skipped": 0}),
+                                   ["导入专任教师数：文件「专任教师数.xlsx」，共 12 行",
+                                    "新增 3，修改 2，不变 7，未填写 0"])],
     }
     assert set(cases) == set(audit.ACTION_LABELS)
     expected = []
