@@ -37,6 +37,12 @@ def clientside_callback(module: str, *args, **kwargs) -> None:
     _CLIENTSIDE.append((module, args, kwargs))
 
 
+def next_reload(reload) -> int:
+    """The next value of a screen's reload counter (anything odd sent back starts again)."""
+    ok = isinstance(reload, int) and not isinstance(reload, bool) and 0 <= reload < 10**9
+    return reload + 1 if ok else 1
+
+
 def _guarded(fn: Callable) -> Callable:
     from dashboard.access import current_scope
 

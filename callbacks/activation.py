@@ -12,6 +12,7 @@ from dash import ClientsideFunction, Input, Output, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 from flask_login import current_user
 
+from data_access.metrics import MINUTE_TIME
 from data_access import activation as act
 from data_access import audit, codes
 from data_access.download_tables import FORMATS, url_for
@@ -26,14 +27,14 @@ from layouts import activation as view
 from layouts import admin_pages as code_view
 from layouts.ids import Activation as ids
 
-from . import callback, clientside_callback
+from . import callback, clientside_callback, next_reload
 from .admin_pages import issue_and_record
 
 HIDDEN = {"display": "none"}
 SHOWN: dict = {}
 DENIED = "无权查看该区域的激活进度：只能查看本级及下级区域。"
 SCHOOL_SCOPE = "激活进度仅对区域管理员开放。"
-CODE_TIME = "%Y.%m.%d %H:%M"  # as 权限码管理 shows a code's expiry
+CODE_TIME = MINUTE_TIME
 
 
 def _clean(raw) -> dict:
@@ -229,11 +230,6 @@ def navigate(cell, tab, _search, _submit, page, size, query, raw_state):
             new["page"] if trigger != ids.PAGER and new["page"] != state["page"] else no_update)
 
 
-def _next(reload) -> int:
-    """The next value of the list's reload counter (anything odd sent back starts again)."""
-    ok = isinstance(reload, int) and not isinstance(reload, bool) and 0 <= reload < 10**9
-    return reload + 1 if ok else 1
-
 
 def _school_code(cell) -> str | None:
     raw = cell.get("rowId") if isinstance(cell, dict) else None
@@ -269,6 +265,7 @@ def issue_code(cell, raw_list, reload):
             issued = issue_and_record(conn, scope, ROLE_SCHOOL_ADMIN, school)
             target_name = school_name(conn, school) or school
     except codes.CodeError as exc:
-        return None, view.message(str(exc), ok=False), _next(reload)
-    return (code_view.issued_code(issued.code, ROLE_LABELS[ROLE_SCHOOL_ADMIN], target_name,
-                                  issued.expires_at.strftime(CODE_TIME)), None, _next(reload))
+        return None, view.message(str(exc), ok=False), next_reload(reload)
+    issued_view = code_view.issued_code(issued.code, ROLE_LABELS[ROLE_SCHOOL_ADMIN], target_name,
+                                        issued.expires_at.strftime(CODE_TIME))
+    return issued_view, None, next_reload(reload)

@@ -6,6 +6,7 @@ from dash import Input, Output, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 from flask_login import current_user
 
+from data_access.metrics import MINUTE_TIME
 from data_access import admins, audit, codes
 from data_access.privacy import mask_account, mask_phone, person_label
 from data_access.regions import children, get_region, school_name
@@ -17,9 +18,9 @@ from dashboard.security import client_ip
 from layouts import admin_pages as view
 from layouts.ids import Admins, Audit, Codes
 
-from . import callback
+from . import callback, next_reload
 
-TIME = "%Y.%m.%d %H:%M"
+TIME = MINUTE_TIME
 REVOKE = "撤销"
 MISSING = "—"
 CLI_GRANTED = "—（平台授权）"
@@ -61,7 +62,7 @@ def issue_code(_clicks, role, target, reload):
     except codes.CodeError as exc:
         return None, view_error(str(exc)), no_update
     return (view.issued_code(issued.code, ROLE_LABELS[role], target_name,
-                             issued.expires_at.strftime(TIME)), None, (reload or 0) + 1)
+                             issued.expires_at.strftime(TIME)), None, next_reload(reload))
 
 
 def issue_and_record(conn, scope, role: str, target: str) -> codes.IssuedCode:
@@ -133,7 +134,7 @@ def revoke_code(cell, reload):
                          detail={"code_id": code_id, "role": revoked.role}, ip=client_ip())
     except codes.CodeError as exc:
         return view_error(str(exc)), no_update
-    return None, (reload or 0) + 1
+    return None, next_reload(reload)
 
 
 # --------------------------------------------------------------------------- 管理员列表
@@ -185,7 +186,7 @@ def remove_admin(_submit, binding_id, reload):
                          detail={"binding_id": binding_id, "role": removed.role}, ip=client_ip())
     except admins.AdminError as exc:
         return view_error(str(exc)), no_update
-    return view_error_ok(f"已删除管理员 {removed.user_name}"), (reload or 0) + 1
+    return view_error_ok(f"已删除管理员 {removed.user_name}"), next_reload(reload)
 
 
 def view_error_ok(text: str):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dash import Input, Output
 from flask_login import current_user
 
+from data_access.metrics import MINUTE_TIME
 from data_access.export_jobs import jobs_for_user
 from data_access.metrics import integer, percent
 from dashboard.access import read, require_scope
@@ -13,7 +14,7 @@ from layouts.ids import Exports
 
 from . import callback
 
-TIME = "%Y.%m.%d %H:%M"
+TIME = MINUTE_TIME
 ACTIVE = ("queued", "running")
 
 

@@ -11,6 +11,7 @@ from dash import Input, Output, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 from flask_login import current_user
 
+from data_access.metrics import MINUTE_TIME
 from data_access import codes, schools
 from data_access.download_tables import url_for
 from data_access.privacy import mask_account
@@ -23,11 +24,11 @@ from layouts import admin_pages
 from layouts import schools as view
 from layouts.ids import Schools as ids
 
-from . import callback
+from . import callback, next_reload
 from .admin_pages import issue_and_record
 
 EDIT, DELETE, MOVE, ISSUE = "编辑", "删除", "调整隶属", "生成权限码"
-TIME = "%Y.%m.%d %H:%M"
+TIME = MINUTE_TIME
 FIELDS = schools.FORM_FIELDS
 DENIED = "该学校不存在或不在管理范围内"
 
@@ -37,12 +38,6 @@ def _region_scope():
     if not is_region_admin(scope):
         raise PreventUpdate
     return scope
-
-
-def _bump(reload) -> int:
-    """The grid's reload counter, one up (whatever the browser's store holds)."""
-    return (reload + 1) if isinstance(reload, int) and not isinstance(reload, bool) \
-        and 0 <= reload < 2**31 - 1 else 1
 
 
 def _actor() -> str:
@@ -182,9 +177,9 @@ def save_form(_save, editing, *args):
                 view.message("请按提示修改标红的项目", ok=False), no_update, no_update)
     except (schools.SchoolError, ScopeDenied):
         return (False, *([False] * len(FIELDS)), *([None] * len(FIELDS)), None,
-                view.message(DENIED, ok=False), _bump(reload))
+                view.message(DENIED, ok=False), next_reload(reload))
     return (False, *([False] * len(FIELDS)), *([None] * len(FIELDS)), None,
-            view.message(done, ok=True), _bump(reload))
+            view.message(done, ok=True), next_reload(reload))
 
 
 # --------------------------------------------------------------------------- 删除
@@ -220,11 +215,11 @@ def confirm_delete(_confirm, code, reload):
         with write() as conn:
             change = schools.delete_school(conn, scope, code, actor=_actor(), ip=client_ip())
     except ScopeDenied:
-        return False, view.message(DENIED, ok=False), _bump(reload)
+        return False, view.message(DENIED, ok=False), next_reload(reload)
     text = f"已删除学校「{change.name}」"
     if change.binding_id is not None:
         text += "，其学校管理员的绑定已结束"
-    return False, view.message(text + "。", ok=True), _bump(reload)
+    return False, view.message(text + "。", ok=True), next_reload(reload)
 
 
 # --------------------------------------------------------------------------- 调整隶属
@@ -276,9 +271,9 @@ def confirm_move(_confirm, code, target, reload):
     except schools.SchoolError as exc:
         return True, view.message(str(exc), ok=False), no_update, no_update
     except ScopeDenied:
-        return False, None, view.message(DENIED, ok=False), _bump(reload)
+        return False, None, view.message(DENIED, ok=False), next_reload(reload)
     return (False, None, view.message(f"已将学校「{change.name}」调整到 {path}", ok=True),
-            _bump(reload))
+            next_reload(reload))
 
 
 # --------------------------------------------------------------------------- 生成权限码
@@ -301,4 +296,4 @@ def issue_code(cell, reload):
         return None, view.message(DENIED, ok=False), no_update
     return (admin_pages.issued_code(issued.code, ROLE_LABELS[ROLE_SCHOOL_ADMIN], row.name,
                                     issued.expires_at.strftime(TIME)), None,
-            _bump(reload))
+            next_reload(reload))

@@ -16,7 +16,15 @@ from typing import Any, Callable
 
 from data_access.download_tables import FORMATS, url_for
 from data_access.rules import REGION_ROLES, SCHOOL_ROLES
-from layouts import activation, admin_pages, exports_page, schools, training_list, training_stats
+from layouts import (
+    activation,
+    admin_pages,
+    exports_page,
+    schools,
+    teacher_counts,
+    training_list,
+    training_stats,
+)
 from layouts.shell import PRODUCT_NAME, MenuEntry
 
 ALL_ROLES = REGION_ROLES | SCHOOL_ROLES
@@ -119,6 +127,11 @@ SCREENS: tuple[Screen, ...] = (
     Screen("admins", "/admins", "管理员列表", REGION_ROLES,
            lambda scope, **_: admin_pages.admins_page(), group="基本管理",
            callbacks="admin_pages"),
+    Screen("teacher_counts", "/teacher-counts", "专任教师数", REGION_ROLES,
+           lambda scope, **_: teacher_counts.page(
+               url_for("teacher-counts-template", {}, "xlsx"),
+               {fmt: url_for("teacher-counts", {}, fmt) for fmt in FORMATS}),
+           group="基本管理", callbacks="teacher_counts"),
     Screen("audit", "/audit", "操作日志", REGION_ROLES,
            lambda scope, **_: admin_pages.audit_page(
                {fmt: url_for("audit", {}, fmt) for fmt in FORMATS}), group="基本管理",

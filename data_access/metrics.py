@@ -69,6 +69,10 @@ def duration(seconds: int) -> str:
     return f"{h:02d}:{m:02d}:{s:02d}"
 
 
+# Times as every screen and download shows them to the minute: `2026.12.01 22:06`.
+MINUTE_TIME = "%Y.%m.%d %H:%M"
+
+
 def integer(value: int | None) -> str:
     return MISSING if value is None else str(value)
 

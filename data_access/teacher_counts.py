@@ -29,10 +29,9 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine, select
 
 from . import vocab
-from .activation import region_paths
 from .importers import FILE_COLUMN, ImportRefused, ImportResult, RowError, columns
 from .importers import import_file, read_records
-from .metrics import integer
+from .metrics import MINUTE_TIME, integer
 from .models import Region, RegionClosure, TeacherCount, User
 from .privacy import person_label
 from .refresh import effective_teacher_counts
@@ -43,7 +42,6 @@ ALL_STAGES = "全部学段"
 CLI_UPDATER = "平台运维（命令行）"
 UPLOAD_MAX_BYTES = 2 * 1024 * 1024
 UPLOAD_SUFFIXES = (".csv", ".xlsx")
-TIME_FORMAT = "%Y-%m-%d %H:%M"
 NONE = "—"
 # How many missing children a reason names before "等 N 个".
 NAMED_CHILDREN = 3
@@ -61,7 +59,7 @@ class FigureRow:
 
     region_code: str
     region_name: str
-    path: str  # 福建省/莆田市/仙游县
+    path: str  # below the scope's region: 莆田市/仙游县 for a province admin; the top by name
     stage: str  # '' = all stages
     own: int | None  # the region's own figure for this stage key
     effective: int | None  # what the statistics use; None = missing (`—`)
@@ -127,14 +125,17 @@ def figures_table(conn: Connection, region: RegionRow) -> list[FigureRow]:
     for code, _, parent in regions:
         if code != region.code:
             kids.setdefault(parent, []).append(code)
-    paths = region_paths(conn, set(codes))
+    paths: dict[str, str] = {}
+    for code, name, parent in regions:  # parents come first
+        paths[code] = (f"{paths[parent]}/{name}" if code != region.code and parent != region.code
+                       else name)
     updaters = _updaters(conn, {r.updated_by for r in stored if r.updated_by is not None})
 
     def row(code: str, stage: str) -> FigureRow:
         d = details.get((code, stage))
         value = effective.get((code, stage))
         return FigureRow(
-            region_code=code, region_name=names[code], path=paths.get(code, names[code]),
+            region_code=code, region_name=names[code], path=paths[code],
             stage=stage, own=d.count if d else None, effective=value,
             reason=_reason(code, stage, d is not None, value, kids, effective, names),
             source=_source(d), updater=_updater(d, updaters),
@@ -197,13 +198,10 @@ def _updater(d, updaters: dict[int, str]) -> str:
 # The table of the screen and of its download (SPEC §6: the same rows and columns).
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("区域代码", "region_code"),
-    ("区域", "region_name"),
-    ("所在区域", "path"),
+    ("区域", "path"),
     ("学段", "stage"),
-    ("填报专任教师数", "own"),
+    ("专任教师数", "own"),
     ("统计用专任教师数", "effective"),
-    ("状态", "status"),
-    ("说明", "reason"),
     ("来源", "source"),
     ("更新人", "updater"),
     ("更新时间", "updated_at"),
@@ -224,7 +222,7 @@ def figure_record(r: FigureRow) -> dict[str, str]:
         "reason": r.reason or NONE,
         "source": r.source,
         "updater": r.updater,
-        "updated_at": r.updated_at.strftime(TIME_FORMAT) if r.updated_at else NONE,
+        "updated_at": r.updated_at.strftime(MINUTE_TIME) if r.updated_at else NONE,
     }
 
 

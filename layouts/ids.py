@@ -171,3 +171,21 @@ class Schools(StrEnum):
     def feedback(key: str) -> str:
         """The message next to a form field."""
         return f"schools-feedback-{key}"
+
+
+class TeacherCounts(StrEnum):
+    RELOAD = "tc-reload"  # counter: the figures are read again after an import
+    UPDATED = "tc-updated"
+    UPLOAD = "tc-upload"
+    UPLOAD_MESSAGE = "tc-upload-message"
+    PREVIEW_PANEL = "tc-preview-panel"
+    PREVIEW_SUMMARY = "tc-preview-summary"
+    PREVIEW_ERRORS = "tc-preview-errors"
+    PREVIEW_GRID = "tc-preview-grid"
+    CONFIRM = "tc-confirm"
+    CANCEL = "tc-cancel"
+    RESULT = "tc-result"
+    MISSING_SUMMARY = "tc-missing-summary"
+    MISSING_GRID = "tc-missing-grid"
+    FIGURES_SUMMARY = "tc-figures-summary"
+    FIGURES_GRID = "tc-figures-grid"
