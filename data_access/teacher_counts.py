@@ -330,10 +330,17 @@ def preview_upload(engine: Engine, region: RegionRow, path: Path, filename: str,
     by_row: dict[int, list[str]] = {}
     for e in errors:
         by_row.setdefault(e.row, []).append(chinese_message(e, with_row=False))
+    # Names and figures of the admin's own subtree only: a row naming another region shows
+    # what the file says and nothing stored.
     with engine.connect() as conn:
-        names = {code: name for code, name in conn.execute(select(Region.code, Region.name))}
+        names = dict(conn.execute(
+            select(Region.code, Region.name)
+            .join(RegionClosure, RegionClosure.descendant_code == Region.code)
+            .where(RegionClosure.ancestor_code == region.code)).all())
         current = {(r, s or ""): n for r, s, n in conn.execute(
-            select(TeacherCount.region_code, TeacherCount.stage, TeacherCount.count))}
+            select(TeacherCount.region_code, TeacherCount.stage, TeacherCount.count)
+            .join(RegionClosure, RegionClosure.descendant_code == TeacherCount.region_code)
+            .where(RegionClosure.ancestor_code == region.code))}
     for row_no, v in read_records(KIND, path):
         code, stage, count = v.get("region_code", ""), v.get("stage", ""), v.get("count", "")
         now = current.get((code, stage))

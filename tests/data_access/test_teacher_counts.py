@@ -170,6 +170,7 @@ def test_preview_writes_nothing_and_commit_records_the_uploader(engine, tmp_path
 
 
 def test_three_bad_rows_are_all_reported_in_chinese_and_nothing_is_written(engine, tmp_path):
+    _put(engine, (LICHENG, "", 800))
     uid, _ = _admin(engine, XIANYOU, "xianyou-counts")
     path = _csv(tmp_path, [HEADER, [XIANYOU, "仙游县", "", "12a0"],        # not a number
                            [LICHENG, "荔城区", "", "800"],                  # outside 仙游县
@@ -186,9 +187,11 @@ def test_three_bad_rows_are_all_reported_in_chinese_and_nothing_is_written(engin
     ]
     assert [r.outcome for r in preview.rows] == [
         tc.OUTCOME_ERROR, tc.OUTCOME_ERROR, tc.OUTCOME_NEW, tc.OUTCOME_ERROR, tc.OUTCOME_ERROR]
+    # nothing stored about another region shows in the preview
+    assert (preview.rows[1].region_name, preview.rows[1].current) == ("荔城区", "—")
     with pytest.raises(ImportRefused):
         _commit(engine, XIANYOU, path, uid)
-    assert _counts(engine) == {}  # the good row 4 was not written either
+    assert set(_counts(engine)) == {(LICHENG, "")}  # the good row 4 was not written either
 
     fixed = _csv(tmp_path, [HEADER, [XIANYOU, "仙游县", "", "1200"],
                             [XIANYOU, "仙游县", "小学", "300"],
