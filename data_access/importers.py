@@ -127,8 +127,9 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 from . import privacy, school_fields, vocab
 from .export_writer import BOM, guard_row
-from .models import Region, RegionClosure, School, Teacher, TeacherCount, Training, TrainingRecord
+from .models import Region, School, Teacher, TeacherCount, Training, TrainingRecord
 from .regions import RegionRow, default_kind_for_parent, rebuild_closure
+from .rules import in_subtree
 from .text import code_point, has_control_characters, value_controls, visible
 
 KINDS = ("regions", "schools", "teachers", "trainings", "records", "teacher-counts")
@@ -1570,8 +1571,8 @@ class _TeacherCounts(_Importer):
         self.regions = {code: name for code, name in conn.execute(select(Region.code, Region.name))}
         self.within = None
         if self.ctx.within is not None:
-            self.within = set(conn.scalars(select(RegionClosure.descendant_code).where(
-                RegionClosure.ancestor_code == self.ctx.within)))
+            self.within = set(conn.scalars(select(Region.code).where(
+                in_subtree(self.ctx.within, Region.code))))
         self.existing = {
             (r.region_code, r.stage): r.count
             for r in conn.execute(select(t.c.region_code, t.c.stage, t.c.count))

@@ -32,10 +32,11 @@ from . import vocab
 from .importers import FILE_COLUMN, ImportRefused, ImportResult, RowError, columns
 from .importers import import_file, read_records
 from .metrics import MINUTE_TIME, integer
-from .models import Region, RegionClosure, TeacherCount, User
+from .models import Region, TeacherCount, User
 from .privacy import person_label
 from .refresh import effective_teacher_counts
 from .regions import RegionRow
+from .rules import in_subtree
 
 KIND = "teacher-counts"
 ALL_STAGES = "全部学段"
@@ -84,8 +85,7 @@ def _subtree(conn: Connection, region: RegionRow) -> list[tuple[str, str, str | 
     siblings in code order (the order of the catalogue)."""
     rows = conn.execute(
         select(Region.code, Region.name, Region.parent_code)
-        .join(RegionClosure, RegionClosure.descendant_code == Region.code)
-        .where(RegionClosure.ancestor_code == region.code)
+        .where(in_subtree(region.code, Region.code))
     ).all()
     kids: dict[str | None, list[tuple[str, str, str | None]]] = {}
     for code, name, parent in rows:
@@ -111,8 +111,7 @@ def figures_table(conn: Connection, region: RegionRow) -> list[FigureRow]:
     stored = conn.execute(
         select(TeacherCount.region_code, TeacherCount.stage, TeacherCount.count,
                TeacherCount.source, TeacherCount.updated_by, TeacherCount.updated_at)
-        .join(RegionClosure, RegionClosure.descendant_code == TeacherCount.region_code)
-        .where(RegionClosure.ancestor_code == region.code)
+        .where(in_subtree(region.code, TeacherCount.region_code))
     ).all()
     figures = {(r.region_code, r.stage or ""): r.count for r in stored}
     details = {(r.region_code, r.stage or ""): r for r in stored}
@@ -335,12 +334,10 @@ def preview_upload(engine: Engine, region: RegionRow, path: Path, filename: str,
     with engine.connect() as conn:
         names = dict(conn.execute(
             select(Region.code, Region.name)
-            .join(RegionClosure, RegionClosure.descendant_code == Region.code)
-            .where(RegionClosure.ancestor_code == region.code)).all())
+            .where(in_subtree(region.code, Region.code))).all())
         current = {(r, s or ""): n for r, s, n in conn.execute(
             select(TeacherCount.region_code, TeacherCount.stage, TeacherCount.count)
-            .join(RegionClosure, RegionClosure.descendant_code == TeacherCount.region_code)
-            .where(RegionClosure.ancestor_code == region.code))}
+            .where(in_subtree(region.code, TeacherCount.region_code)))}
     for row_no, v in read_records(KIND, path):
         code, stage, count = v.get("region_code", ""), v.get("stage", ""), v.get("count", "")
         now = current.get((code, stage))
