@@ -27,7 +27,7 @@ from data_access.privacy import mask_account
 from data_access.refresh import current_snapshot
 from data_access.rules import is_region_admin
 from data_access.scope import ScopeDenied, authorize_region
-from dashboard.access import engine, read, require_scope, write
+from dashboard.access import engine, read, require_scope
 from dashboard.security import client_ip
 from layouts import teacher_counts as view
 from layouts.admin_pages import message
@@ -85,7 +85,9 @@ def render_figures(_reload):
 def _decode(contents, filename) -> tuple[bytes, str]:
     """The uploaded bytes and the file's clean name; UploadRefused with a Chinese reason."""
     name = tc.clean_filename(filename)
-    if not isinstance(contents, str) or len(contents) > MAX_CONTENTS:
+    if not isinstance(contents, str):
+        raise tc.UploadRefused("无法读取上传的文件，请重新选择文件")
+    if len(contents) > MAX_CONTENTS:
         raise tc.UploadRefused(f"文件过大：最大 {tc.UPLOAD_MAX_BYTES // 2**20} MB")
     head, sep, body = contents.partition(",")
     if not sep or not head.startswith("data:") or not head.endswith(";base64"):
@@ -127,7 +129,7 @@ def _preview_records(preview: tc.Preview) -> list[dict]:
 
 def _outcome_counts(preview: tc.Preview) -> dict[str, int]:
     counts = {tc.OUTCOME_NEW: 0, tc.OUTCOME_CHANGED: 0, tc.OUTCOME_SAME: 0,
-              tc.OUTCOME_BLANK: 0, tc.OUTCOME_ERROR: 0}
+              tc.OUTCOME_BLANK: 0, tc.OUTCOME_ERROR: 0, tc.OUTCOME_UNLISTED: 0}
     for r in preview.rows:
         counts[r.outcome] = counts.get(r.outcome, 0) + 1
     return counts
@@ -163,10 +165,13 @@ def preview_upload(contents, _cancel, filename):
         data, name = _decode(contents, filename)
     except tc.UploadRefused as exc:
         return message(f"未能读取文件：{exc}", ok=False), HIDDEN, None, None, [], True, None
-    with _Saved(data, name) as path:
-        preview = tc.preview_upload(engine(), region, path, name, _id_key())
+    try:
+        with _Saved(data, name) as path:
+            preview = tc.preview_upload(engine(), region, path, name, _id_key())
+    except tc.UploadRefused as exc:
+        return message(f"未能导入文件：{exc}", ok=False), HIDDEN, None, None, [], True, None
     summary = view.preview_summary(name, len(preview.rows), _outcome_counts(preview),
-                                   preview.error_total)
+                                   preview.error_total, preview.changes)
     ready = preview.ok and preview.changes > 0
     return (None, SHOWN, summary, view.error_list(preview.errors, preview.error_total),
             _preview_records(preview), not ready, None)
@@ -186,7 +191,8 @@ def preview_upload(contents, _cancel, filename):
 def commit_upload(n_clicks, contents, filename, reload):
     """确认导入: the whole file in one transaction, audit-logged; or nothing, with the errors."""
     scope = require_scope()
-    if not n_clicks or contents is None:
+    clicked = isinstance(n_clicks, int) and not isinstance(n_clicks, bool) and n_clicks > 0
+    if not clicked or contents is None:
         raise PreventUpdate
     with read() as conn:
         try:
@@ -197,20 +203,30 @@ def commit_upload(n_clicks, contents, filename, reload):
         data, name = _decode(contents, filename)
     except tc.UploadRefused as exc:
         return message(f"未能读取文件：{exc}", ok=False), HIDDEN, None, no_update
+    actor, ip = mask_account(current_user.account), client_ip()
+
+    def record(conn, result):
+        # In the import's own transaction: the figures and their audit entry, or neither.
+        if result.inserted or result.updated:
+            audit.record(conn, "teacher_counts_import", user_id=scope.user_id, actor=actor,
+                         region_code=region.code, ip=ip,
+                         detail={"file": name, "rows": result.rows,
+                                 "inserted": result.inserted, "updated": result.updated,
+                                 "unchanged": result.unchanged, "skipped": result.skipped})
+
     try:
         with _Saved(data, name) as path:
-            result = tc.commit_upload(engine(), region, path, name, _id_key(), scope.user_id)
+            result = tc.commit_upload(engine(), region, path, name, _id_key(), scope.user_id,
+                                      before_commit=record)
     except ImportRefused as refused:
         first = "；".join(tc.chinese_message(e) for e in refused.errors[:3])
         return (message(f"未导入：发现 {refused.total} 个错误（{first}）。请重新上传改正后的文件。",
                         ok=False), HIDDEN, None, no_update)
-    with write() as conn:
-        audit.record(conn, "teacher_counts_import", user_id=scope.user_id,
-                     actor=mask_account(current_user.account), region_code=region.code,
-                     ip=client_ip(),
-                     detail={"file": name, "rows": result.rows, "inserted": result.inserted,
-                             "updated": result.updated, "unchanged": result.unchanged,
-                             "skipped": result.skipped})
+    except tc.UploadRefused as exc:
+        return message(f"未导入：{exc}", ok=False), HIDDEN, None, no_update
+    if not (result.inserted or result.updated):
+        return (message(f"「{name}」中的数字与当前数字相同，没有需要导入的修改。", ok=True),
+                HIDDEN, None, no_update)
     done = (f"已导入「{name}」：新增 {result.inserted} 个、修改 {result.updated} 个数字，"
             f"{result.unchanged} 个不变。统计页面在下次数据更新后采用新数字。")
     return message(done, ok=True), HIDDEN, None, next_reload(reload)

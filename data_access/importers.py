@@ -105,7 +105,7 @@ import os
 import re
 import tempfile
 import zipfile
-from contextlib import closing
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -694,6 +694,33 @@ def _cell_text(value: Any) -> str:
     return str(value)
 
 
+@contextmanager
+def _sheet_size_unread():
+    """openpyxl looks for a read-only sheet's <dimension> by parsing up to the end of
+    <sheetData>, so a sheet without one (a 2 MB file can hold millions of rows) is parsed whole
+    before its first row is read. The rows are read as they are (`reset_dimensions`), so the
+    size is never needed; this is the only read-only workbook the product opens."""
+    from openpyxl.worksheet._read_only import ReadOnlyWorksheet
+
+    global _OPENPYXL_GET_SIZE
+    if _OPENPYXL_GET_SIZE is None:
+        _OPENPYXL_GET_SIZE = ReadOnlyWorksheet.__dict__["_get_size"]
+    ReadOnlyWorksheet._get_size = _skip_size
+    try:
+        yield
+    finally:
+        # Overlapping threads: one still inside may then find the size the slow way; never
+        # a wrong result.
+        ReadOnlyWorksheet._get_size = _OPENPYXL_GET_SIZE
+
+
+_OPENPYXL_GET_SIZE = None
+
+
+def _skip_size(self) -> None:
+    return None
+
+
 def _xlsx_rows(path: Path) -> Iterator[list[str]]:
     with path.open("rb") as fh:  # one open file for the check and the parse
         try:
@@ -704,7 +731,8 @@ def _xlsx_rows(path: Path) -> Iterator[list[str]]:
         from openpyxl import load_workbook
 
         try:
-            workbook = load_workbook(fh, read_only=True, data_only=True)
+            with _sheet_size_unread():
+                workbook = load_workbook(fh, read_only=True, data_only=True)
         except Exception as exc:  # openpyxl raises many kinds for broken archives
             raise _FileProblem(f"cannot read the XLSX file ({type(exc).__name__})") from None
         try:
@@ -898,6 +926,11 @@ class _Context:
     updated_by: int | None = None
     within: str | None = None
     skip_blank_counts: bool = False
+    # At most this many data rows (an upload); more is a file error, found without reading on.
+    max_rows: int | None = None
+    # Called inside the import's transaction just before it commits (not on a dry run, not
+    # when anything is wrong), e.g. to write the audit entry in the same transaction.
+    before_commit: Callable[[Connection, "ImportResult"], None] | None = None
 
 
 @dataclass
@@ -1562,6 +1595,12 @@ class _Records(_Importer):
 # --------------------------------------------------------------------------- teacher counts
 
 
+def _same_name(given: str, stored: str) -> bool:
+    """A 区域名称 cell names the stored region; a name the downloads' formula guard wrote
+    as `'=…` (a leading = + - @) comes back with that `'`."""
+    return given == stored or (given[:1] == "'" and stored[:1] in "=+-@" and given[1:] == stored)
+
+
 class _TeacherCounts(_Importer):
     table = TeacherCount.__table__
     batched = False
@@ -1593,11 +1632,13 @@ class _TeacherCounts(_Importer):
             self.error(row, "region_code", f"region '{region}' is outside your scope")
             region = _BAD
         name = v.get("region_name", "")
-        if name and region is not _BAD and name != self.regions[region]:
+        if name and region is not _BAD and not _same_name(name, self.regions[region]):
             self.error(row, "region_name",
                        f"does not match region code '{region}' ('{self.regions[region]}')")
             region = _BAD
         stage = v.get("stage", "")
+        if stage == vocab.ALL_STAGES:  # as the console and its downloads show a blank 学段
+            stage = ""
         if stage:
             stage = self.parse(row, "stage", _enum, stage, vocab.STAGES)
         raw = v.get("count", "")
@@ -1751,6 +1792,8 @@ def _run(
                     if blank:
                         continue
                     count += 1
+                    if ctx.max_rows is not None and count > ctx.max_rows:
+                        raise _FileProblem(f"more than {ctx.max_rows} data rows", row_no)
                     parsed = importer.check(row_no, values)
                     if parsed is not None:
                         importer.batch.append(parsed)
@@ -1764,6 +1807,8 @@ def _run(
             if importer.failed or dry_run:
                 trans.rollback()
             else:
+                if ctx.before_commit is not None:
+                    ctx.before_commit(conn, _result(kind, importer, count, dry_run))
                 trans.commit()
         except BaseException:
             if trans.is_active:
@@ -1809,6 +1854,8 @@ def import_file(
     updated_by: int | None = None,
     within: str | None = None,
     skip_blank_counts: bool = False,
+    max_rows: int | None = None,
+    before_commit: Callable[[Connection, ImportResult], None] | None = None,
 ) -> ImportResult:
     """Validate ``path`` as a ``kind`` file and upsert it in one transaction.
 
@@ -1817,8 +1864,8 @@ def import_file(
     ``<name>-errors-<time>.csv`` next to ``path``, see :func:`_open_report`).
     With ``dry_run`` the counts are computed the same way and nothing is written.
     ``source`` names the file in what is stored (default: the file's name; an upload is
-    saved under a temporary name). ``updated_by``, ``within`` and ``skip_blank_counts`` are
-    the console's options for teacher counts (see :class:`_Context`).
+    saved under a temporary name). ``updated_by``, ``within``, ``skip_blank_counts``,
+    ``max_rows`` and ``before_commit`` are the console's options (see :class:`_Context`).
     """
     path = Path(path)
     now = now or datetime.now().replace(microsecond=0)
@@ -1836,7 +1883,8 @@ def import_file(
                                    _Context(id_key=id_key, now=now,
                                             source=source or path.name, write=not dry_run,
                                             updated_by=updated_by, within=within,
-                                            skip_blank_counts=skip_blank_counts),
+                                            skip_blank_counts=skip_blank_counts,
+                                            max_rows=max_rows, before_commit=before_commit),
                                    report, dry_run)
             except _FileProblem as problem:  # the file cannot be read at all
                 report.add(RowError(problem.row, FILE_COLUMN, problem.reason))
@@ -1847,15 +1895,13 @@ def import_file(
         report.close()
         raise ImportRefused(report.first, report.total, report.path, report.problem)
     importer, count = outcome
-    return ImportResult(
-        kind=kind,
-        rows=count,
-        inserted=importer.inserted,
-        updated=importer.updated,
-        unchanged=importer.unchanged,
-        dry_run=dry_run,
-        skipped=getattr(importer, "skipped", 0),
-    )
+    return _result(kind, importer, count, dry_run)
+
+
+def _result(kind: str, importer: "_Importer", count: int, dry_run: bool) -> ImportResult:
+    return ImportResult(kind=kind, rows=count, inserted=importer.inserted,
+                        updated=importer.updated, unchanged=importer.unchanged,
+                        dry_run=dry_run, skipped=getattr(importer, "skipped", 0))
 
 
 __all__ = ["KINDS", "RowError", "ImportRefused", "ImportResult", "import_file", "columns",

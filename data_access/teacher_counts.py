@@ -21,12 +21,14 @@ Every function takes an already-authorized region (``scope.authorize_region``).
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, select
+from sqlalchemy.exc import IntegrityError
 
 from . import vocab
 from .importers import FILE_COLUMN, ImportRefused, ImportResult, RowError, columns
@@ -39,9 +41,12 @@ from .regions import RegionRow
 from .rules import in_subtree
 
 KIND = "teacher-counts"
-ALL_STAGES = "全部学段"
+ALL_STAGES = vocab.ALL_STAGES
 CLI_UPDATER = "平台运维（命令行）"
 UPLOAD_MAX_BYTES = 2 * 1024 * 1024
+# Data rows of one upload: a province's template is about 100 regions × 8 学段 keys; the whole
+# country is the platform operator's import (`yanxiu import teacher-counts`).
+UPLOAD_MAX_ROWS = 5000
 UPLOAD_SUFFIXES = (".csv", ".xlsx")
 NONE = "—"
 # How many missing children a reason names before "等 N 个".
@@ -71,7 +76,8 @@ class FigureRow:
 
     @property
     def missing(self) -> bool:
-        return self.effective is None
+        """The statistics show `—`: no figure, or a figure of 0 (no denominator)."""
+        return not self.effective
 
     @property
     def status(self) -> str:
@@ -153,6 +159,8 @@ def figures_table(conn: Connection, region: RegionRow) -> list[FigureRow]:
 
 
 def _reason(code, stage, has_own, value, kids, effective, names) -> str:
+    if value == 0:
+        return "专任教师数为 0，参训率和学习进度无法计算"
     if has_own:
         return ""
     children = kids.get(code, [])
@@ -304,19 +312,40 @@ class Preview:
 
 OUTCOME_NEW, OUTCOME_CHANGED, OUTCOME_SAME = "新增", "修改", "不变"
 OUTCOME_BLANK, OUTCOME_ERROR = "未填写，不导入", "有错误"
+# After the first SHOWN_ERRORS errors the import stops listing them: a later row may have one.
+OUTCOME_UNLISTED = "未逐行核对"
+
+
+class ConcurrentChange(UploadRefused):
+    """Another admin wrote a figure of the same region and 学段 at the same moment."""
 
 
 def _import(engine: Engine, region: RegionRow, path: Path, filename: str, id_key: bytes,
-            *, dry_run: bool, user_id: int | None = None) -> ImportResult:
-    return import_file(engine, KIND, path, id_key=id_key, dry_run=dry_run, source=filename,
-                       updated_by=user_id, within=region.code, skip_blank_counts=True,
-                       errors_file=path.with_name(path.name + ".errors.csv"))
+            *, dry_run: bool, user_id: int | None = None,
+            before_commit=None) -> ImportResult:
+    try:
+        return import_file(engine, KIND, path, id_key=id_key, dry_run=dry_run,
+                           source=filename, updated_by=user_id, within=region.code,
+                           skip_blank_counts=True, max_rows=UPLOAD_MAX_ROWS,
+                           before_commit=before_commit,
+                           errors_file=path.with_name(path.name + ".errors.csv"))
+    except IntegrityError:
+        raise ConcurrentChange("其他管理员刚刚修改了同一区域的专任教师数，请重新上传文件并核对后再确认导入"
+                               ) from None
+
+
+def _check_rows(path: Path) -> None:
+    """UploadRefused for a file of more than UPLOAD_MAX_ROWS data rows, read no further."""
+    rows = sum(1 for _ in itertools.islice(read_records(KIND, path), UPLOAD_MAX_ROWS + 1))
+    if rows > UPLOAD_MAX_ROWS:
+        raise UploadRefused(f"文件超过 {UPLOAD_MAX_ROWS} 行，请分成几个文件上传")
 
 
 def preview_upload(engine: Engine, region: RegionRow, path: Path, filename: str,
                    id_key: bytes) -> Preview:
     """Every row of the file with its parsed values and what 确认导入 would do with it, and
     every error in Chinese (a dry run of the import: nothing is written)."""
+    _check_rows(path)
     preview = Preview(filename)
     errors: list[RowError] = []
     try:
@@ -326,6 +355,9 @@ def preview_upload(engine: Engine, region: RegionRow, path: Path, filename: str,
     finally:
         path.with_name(path.name + ".errors.csv").unlink(missing_ok=True)
     preview.errors = [chinese_message(e) for e in errors]
+    # Rows after the last listed error may have errors of their own that were not listed.
+    unlisted_after = (max((e.row for e in errors), default=1)
+                      if preview.error_total > len(errors) else None)
     by_row: dict[int, list[str]] = {}
     for e in errors:
         by_row.setdefault(e.row, []).append(chinese_message(e, with_row=False))
@@ -338,20 +370,26 @@ def preview_upload(engine: Engine, region: RegionRow, path: Path, filename: str,
         current = {(r, s or ""): n for r, s, n in conn.execute(
             select(TeacherCount.region_code, TeacherCount.stage, TeacherCount.count)
             .where(in_subtree(region.code, TeacherCount.region_code)))}
-    for row_no, v in read_records(KIND, path):
+    for row_no, v in itertools.islice(read_records(KIND, path), UPLOAD_MAX_ROWS):
         code, stage, count = v.get("region_code", ""), v.get("stage", ""), v.get("count", "")
+        stage = "" if stage == ALL_STAGES else stage
         now = current.get((code, stage))
         if row_no in by_row:
             outcome = OUTCOME_ERROR
+        elif unlisted_after is not None and row_no > unlisted_after:
+            outcome = OUTCOME_UNLISTED
         elif not count:
             outcome = OUTCOME_BLANK
         elif now is None:
             outcome = OUTCOME_NEW
+        elif preview.error_total:
+            # Nothing is imported until every error is fixed; what the row would do then.
+            outcome = OUTCOME_SAME if count == str(now) else OUTCOME_CHANGED
         else:
-            # The importer accepted it, so it is a whole number.
             outcome = OUTCOME_SAME if int(count) == now else OUTCOME_CHANGED
         preview.rows.append(PreviewRow(
-            row=row_no, region_code=code, region_name=names.get(code, v.get("region_name", "")),
+            row=row_no, region_code=code,
+            region_name=v.get("region_name") or names.get(code, ""),
             stage=stage or (ALL_STAGES if code else ""), count=count,
             current=NONE if now is None else integer(now), outcome=outcome,
             errors=tuple(by_row.get(row_no, ()))))
@@ -359,11 +397,14 @@ def preview_upload(engine: Engine, region: RegionRow, path: Path, filename: str,
 
 
 def commit_upload(engine: Engine, region: RegionRow, path: Path, filename: str,
-                  id_key: bytes, user_id: int) -> ImportResult:
+                  id_key: bytes, user_id: int, before_commit=None) -> ImportResult:
     """确认导入: the same import for real, in one transaction (raises ImportRefused and
-    writes nothing when anything is wrong, e.g. the figures changed since the preview)."""
+    writes nothing when anything is wrong, e.g. the figures changed since the preview).
+    ``before_commit(conn, result)`` runs in that transaction (the audit entry)."""
+    _check_rows(path)
     try:
-        return _import(engine, region, path, filename, id_key, dry_run=False, user_id=user_id)
+        return _import(engine, region, path, filename, id_key, dry_run=False, user_id=user_id,
+                       before_commit=before_commit)
     finally:
         path.with_name(path.name + ".errors.csv").unlink(missing_ok=True)
 
@@ -403,6 +444,7 @@ _REASONS: tuple[tuple[re.Pattern, str], ...] = tuple((re.compile(p), zh) for p, 
     (r"the XLSX file .*decompression bomb.*", "XLSX 文件压缩比异常，已拒绝（疑似压缩炸弹）"),
     (r"the XLSX file unpacks to .*", "XLSX 文件解压后过大，请另存为「CSV UTF-8」后上传"),
     (r"the XLSX file holds .* parts.*", "XLSX 文件结构异常（部件过多），已拒绝"),
+    (r"more than (\d+) data rows", "文件超过 {0} 行，请分成几个文件上传"),
     (r"the XLSX file uses an unsupported compression method.*",
      "XLSX 文件使用了不支持的压缩方式，请在 Excel 中重新保存"),
 ))
@@ -422,6 +464,8 @@ def chinese_message(error: RowError, with_row: bool = True) -> str:
     reason = chinese_reason(error.reason)
     if error.column == FILE_COLUMN:
         return f"文件：{reason}" if error.row == 1 else f"第 {error.row} 行：{reason}"
+    if error.column == "stage" and reason != UNKNOWN_REASON:
+        reason += "（留空或填「全部学段」表示全部学段）"
     label = _LABELS.get(error.column, error.column)
     where = f"第 {error.row} 行，" if with_row else ""
     return f"{where}列「{label}」：{reason}"

@@ -1,6 +1,8 @@
 """Closed vocabularies of SPEC §1 (the values stored and shown, in Chinese)."""
 
 STAGES = ("幼儿园", "小学", "初中", "高中", "中职", "特教", "通用学段")
+# How a figure for all stages (a blank 学段) is shown, and accepted back in a 学段 cell.
+ALL_STAGES = "全部学段"
 SUBJECTS = (
     "学前教育", "语文", "数学", "英语", "物理", "化学", "生物", "历史", "地理", "道德与法治",
     "思想政治", "科学", "信息技术", "音乐", "美术", "体育与健康", "心理健康教育", "劳动教育",

@@ -146,13 +146,17 @@ def updated_note(updated: str) -> list:
             f"当前统计数据更新时间：{updated}。"]
 
 
-def preview_summary(filename: str, rows: int, counts: dict[str, int], errors: int):
+def preview_summary(filename: str, rows: int, counts: dict[str, int], errors: int,
+                    changes: int):
     parts = [f"文件「{filename}」共 {rows} 行"]
     parts += [f"{label} {n} 行" for label, n in counts.items() if n]
     text = "：".join([parts[0], "，".join(parts[1:])]) if len(parts) > 1 else parts[0]
     if errors:
         return dbc.Alert(f"{text}。发现 {errors} 个错误，请修改文件后重新上传；"
                          "在改正全部错误之前不会导入任何一行。", color="danger")
+    if not changes:
+        return dbc.Alert(f"{text}。没有发现错误；文件中的数字与当前数字相同，没有需要导入的修改。",
+                         color="info")
     return dbc.Alert(f"{text}。没有发现错误，核对无误后请点击「确认导入」。", color="success")
 
 

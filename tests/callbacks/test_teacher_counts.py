@@ -10,7 +10,7 @@ import json
 
 import pytest
 from openpyxl import load_workbook
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from data_access import accounts
 from data_access.models import AuditLog, TeacherCount
@@ -144,7 +144,9 @@ def test_errors_are_listed_and_nothing_is_committed(client, world):
     ("data:text/csv;base64," + "A" * (UPLOAD_MAX_BYTES * 4 // 3 + 2048), "a.csv", "文件过大"),
     ("data:text/csv;base64," + base64.b64encode(b"\0" * (UPLOAD_MAX_BYTES + 1)).decode(),
      "a.csv", "文件过大"),
-    (["data:text/csv;base64,"], "a.csv", "文件过大"),
+    (["data:text/csv;base64,"], "a.csv", "无法读取上传的文件"),
+    (123, "a.csv", "无法读取上传的文件"),
+    (data_url([HEADER] + [["350322", "", "", "1"]] * 5001), "a.csv", "文件超过 5000 行"),
 ])
 def test_unreadable_uploads_get_a_chinese_message(client, world, contents, filename, words):
     login(client, "xianyou")
@@ -189,3 +191,36 @@ def test_downloads_hold_the_screens_rows_and_keep_to_the_scope(client, world):
         assert "荔城" not in text_of(resp) and "宁化" not in text_of(resp)
     login(client, "13912345678")
     assert client.get("/export/teacher-counts.csv").status_code == 403
+
+
+def test_a_commit_without_changes_or_a_real_click_writes_no_audit_entry(client, world):
+    login(client, "putian")
+    same = data_url([HEADER, ["350322", "仙游县", "全部学段", "20"], ["350302", "城厢区", "", ""]])
+    out = preview(client, same)
+    assert out["tc-confirm"]["disabled"] is True
+    assert "没有需要导入的修改" in text_of_json(out["tc-preview-summary"])
+    with world.connect() as conn:
+        before = conn.scalar(select(func.count()).select_from(AuditLog))
+    assert "没有需要导入的修改" in text_of_json(commit(client, same)["tc-result"])
+    changed = data_url([HEADER, ["350322", "仙游县", "", "21"]])
+    for forged in ("1", [1], -1, True, 0, None):
+        resp = fire(client, "tc-reload.data",
+                    {"tc-confirm.n_clicks": forged, "tc-upload.contents": changed,
+                     "tc-upload.filename": "a.csv", "tc-reload.data": 0})
+        assert resp.status_code == 204, forged
+    with world.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(AuditLog)) == before
+    assert stored(world)[("350322", "")] == (20, None)
+
+
+def test_the_audit_entry_and_the_figures_are_one_transaction(client, world, monkeypatch):
+    from data_access import audit
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("audit log unavailable")
+
+    login(client, "putian")
+    monkeypatch.setattr(audit, "record", broken)
+    with pytest.raises(RuntimeError):
+        commit(client, data_url([HEADER, ["350302", "城厢区", "", "5"]]))
+    assert ("350302", "") not in stored(world)

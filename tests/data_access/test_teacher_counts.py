@@ -295,3 +295,103 @@ def test_the_export_table_matches_the_screen_and_keeps_to_the_scope(engine):
     for outside in (PUTIAN, LICHENG, "350000", "x"):
         with pytest.raises(ScopeDenied):
             _table(engine, TeacherCountTable, scope, outside)
+
+
+def test_errors_beyond_the_listed_ones_never_pass_as_good_rows(engine, tmp_path):
+    from data_access.importers import SHOWN_ERRORS
+    rows = [HEADER] + [["999999", "", "", "1"]] * (SHOWN_ERRORS + 1) + [
+        [XIANYOU, "", "", "abc"], ["350000", "", "", "5"], [XIANYOU, "", "小学", "3"]]
+    preview = _preview(engine, PUTIAN, _csv(tmp_path, rows))
+    assert not preview.ok and preview.error_total == SHOWN_ERRORS + 3
+    assert len(preview.errors) == SHOWN_ERRORS
+    assert preview.rows[SHOWN_ERRORS - 1].outcome == tc.OUTCOME_ERROR  # the last listed
+    assert [r.outcome for r in preview.rows[SHOWN_ERRORS:]] == [tc.OUTCOME_UNLISTED] * 4
+
+
+def test_an_upload_has_a_row_limit(engine, tmp_path):
+    uid, _ = _admin(engine, XIANYOU, "xianyou-rows")
+    rows = [HEADER] + [[XIANYOU, "", "", "1"]] * (tc.UPLOAD_MAX_ROWS + 1)
+    path = _csv(tmp_path, rows)
+    for attempt in (lambda: _preview(engine, XIANYOU, path),
+                    lambda: _commit(engine, XIANYOU, path, uid)):
+        with pytest.raises(tc.UploadRefused, match=f"文件超过 {tc.UPLOAD_MAX_ROWS} 行"):
+            attempt()
+    # the importer keeps the same limit when it is asked to
+    from data_access.importers import import_file
+    with pytest.raises(ImportRefused) as refused:
+        import_file(engine, tc.KIND, path, id_key=KEY, max_rows=10, dry_run=True,
+                    errors_file=tmp_path / "e.csv")
+    assert tc.chinese_message(refused.value.errors[-1]) == "第 12 行：文件超过 10 行，请分成几个文件上传"
+
+
+def test_a_figure_written_meanwhile_by_another_admin_is_a_clear_refusal(engine, tmp_path,
+                                                                        monkeypatch):
+    from data_access import importers
+    uid, _ = _admin(engine, PUTIAN, "putian-race")
+    load = importers._TeacherCounts.load
+
+    def load_then_race(self, conn):
+        load(self, conn)
+        _put(engine, (CHENGXIANG, "", 7))  # committed by someone else after our read
+
+    monkeypatch.setattr(importers._TeacherCounts, "load", load_then_race)
+    path = _csv(tmp_path, [HEADER, [CHENGXIANG, "城厢区", "", "5"]])
+    with pytest.raises(tc.ConcurrentChange, match="其他管理员刚刚修改了"):
+        _commit(engine, PUTIAN, path, uid)
+    assert _counts(engine)[(CHENGXIANG, "")] == (7, "基线.csv", None)
+
+
+def test_a_hook_failure_before_commit_writes_nothing(engine, tmp_path):
+    uid, _ = _admin(engine, PUTIAN, "putian-hook")
+
+    def fail(conn, result):
+        assert result.inserted == 1
+        raise RuntimeError("no audit")
+
+    with pytest.raises(RuntimeError):
+        tc.commit_upload(engine, _region(engine, PUTIAN),
+                         _csv(tmp_path, [HEADER, [XIUYU, "秀屿区", "", "5"]]), "a.csv", KEY,
+                         uid, before_commit=fail)
+    assert _counts(engine) == {}
+
+
+def test_names_the_formula_guard_wrote_and_the_shown_stage_come_back(engine, tmp_path):
+    from sqlalchemy import update as sql_update
+    from data_access.models import Region
+    uid, scope = _admin(engine, PUTIAN, "putian-guard")
+    with engine.begin() as conn:
+        conn.execute(sql_update(Region).where(Region.code == XIUYU).values(name="=1+2"))
+    _put(engine, (XIUYU, "", 9))
+    table, _, rows = _table(engine, TeacherCountTemplate, scope)
+    path = tmp_path / "guarded.xlsx"
+    write_xlsx(path, table.title(), table.columns, rows)
+    assert "'=1+2" in [c.value for row in load_workbook(path).active.iter_rows() for c in row]
+    preview = _preview(engine, PUTIAN, path)
+    assert preview.ok and preview.changes == 0, preview.errors
+    stage_shown = _csv(tmp_path, [HEADER, [XIUYU, "'=1+2", tc.ALL_STAGES, "9"],
+                                  [XIUYU, "", "大学", "9"]], name="stage.csv")
+    preview = _preview(engine, PUTIAN, stage_shown)
+    assert preview.errors == ["第 3 行，列「学段」：「大学」不是有效的值，应为：幼儿园、小学、初中、高中、"
+                              "中职、特教、通用学段（留空或填「全部学段」表示全部学段）"]
+    assert preview.rows[0].outcome == tc.OUTCOME_SAME
+
+
+def test_a_zero_figure_is_listed_as_missing(engine):
+    _put(engine, (XIUYU, "", 0))
+    with engine.connect() as conn:
+        rows = tc.figures_table(conn, get_region(conn, PUTIAN))
+    xiuyu = next(r for r in tc.missing_regions(rows) if r.region_code == XIUYU)
+    assert xiuyu.reason == "专任教师数为 0，参训率和学习进度无法计算"
+
+
+def test_an_xlsx_sheet_is_never_parsed_whole_to_find_its_size(engine, tmp_path, monkeypatch):
+    # A sheet without <dimension> would be parsed to its end before its first row.
+    from openpyxl.worksheet._reader import WorkSheetParser
+
+    def whole_sheet(self):
+        raise AssertionError("the sheet was parsed to find its size")
+
+    monkeypatch.setattr(WorkSheetParser, "parse_dimensions", whole_sheet)
+    path = _xlsx(tmp_path, [HEADER, [XIANYOU, "仙游县", "", "12"]])
+    preview = _preview(engine, XIANYOU, path)
+    assert preview.ok and [r.outcome for r in preview.rows] == [tc.OUTCOME_NEW]
