@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import dash
+from dash import html
 from flask_login import current_user
 
 from callbacks import register_callbacks
 from data_access.accounts import active_bindings
 from data_access.rules import REGION_ROLES, SCHOOL_ROLES
+from data_access.schools import needs_urban_rural
 from data_access.vocab import ROLE_LABELS
 from layouts import shell
 from layouts.ids import Shell, Stats
@@ -39,7 +41,12 @@ def guarded_layout(path_screens: list[Screen]):
         if screen is None:
             roles = frozenset().union(*(s.roles for s in path_screens))
             return shell.notice("无权访问", DENIED_TEXT.get(roles, "您当前的管理权限无法访问该功能。"))
-        return screen.layout(scope, **params)
+        content = screen.layout(scope, **params)
+        if scope.is_school and not screen.own_banner:
+            with read() as conn:
+                if needs_urban_rural(conn, scope):
+                    return html.Div([shell.urban_rural_banner(), content])
+        return content
 
     return layout
 

@@ -20,6 +20,7 @@ from layouts import (
     activation,
     admin_pages,
     exports_page,
+    school_info,
     schools,
     teacher_counts,
     training_list,
@@ -49,6 +50,9 @@ class Screen:
     reload: bool = False
     callbacks: str | None = None  # the module callbacks/<name>.py of its controls
     page_title: str | None = None  # the browser tab's title; default "<title> · 研修管理工作台"
+    # The page shows the 城乡类型 banner of §5.1 itself (and hides it once filled in); on every
+    # other school page the page guard adds it while the school's 城乡类型 is empty.
+    own_banner: bool = False
 
     @property
     def tab_title(self) -> str:
@@ -113,6 +117,9 @@ def _schools(scope, **params):
 SCREENS: tuple[Screen, ...] = (
     Screen("home", "/", "教师研修", REGION_ROLES, _training_list, group="专项管理",
            callbacks="training_list", page_title=PRODUCT_NAME),
+    Screen("school_info", "/school-info", "学校（机构）信息", SCHOOL_ROLES,
+           lambda scope, **_: school_info.page(), group="基本管理", callbacks="school_info",
+           own_banner=True),
     Screen("school_home", "/", "培训统计", SCHOOL_ROLES, _training_list, group="教师研修",
            callbacks="training_list", page_title=PRODUCT_NAME),
     Screen("training", "/training/<training_code>", "统计详情", ALL_ROLES, _training_stats,

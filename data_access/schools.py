@@ -421,16 +421,66 @@ def update_school(conn: Connection, scope: Scope, code: object, values: dict, *,
     own pages, §5.1); 学校地址, 联系电话 and 校长姓名 may be cleared."""
     _region_scope(scope)
     code = authorize_school(conn, scope, code)
+    return _update(conn, scope, code, values, EDITABLE, (), actor=actor, ip=ip, now=now)
+
+
+#: What a 学校管理员 may change of their own school (学校（机构）信息, SPEC §5.1), and what
+#: must be filled in; 学校名称, 学校标识码 and 所在区域 go through the county admin.
+INFO_EDITABLE = ("kind", "urban_rural", "address", "phone", "principal")
+INFO_REQUIRED = ("kind", "urban_rural", "address", "phone")
+_READ_ONLY = {"code": "学校标识码不能修改", "name": "学校名称请联系区县管理员修改",
+              "region_code": "所在区域请联系区县管理员修改"}
+
+
+def own_school(conn: Connection, scope: Scope) -> SchoolRow:
+    """The school of a 学校管理员's scope, as 学校（机构）信息 shows it."""
+    if not scope.is_school:
+        raise ScopeDenied("no school scope")
+    return get_school(conn, scope, scope.school_code)
+
+
+def needs_urban_rural(conn: Connection, scope: Scope) -> bool:
+    """True while the scope's school has no 城乡类型: its pages show the banner of §5.1 and
+    allow no changes but the ones on 学校（机构）信息."""
+    if not scope.is_school:
+        return False
+    value = conn.scalar(select(School.urban_rural).where(School.code == scope.school_code))
+    return not value
+
+
+def update_school_info(conn: Connection, scope: Scope, values: dict, *,
+                       actor: str | None = None, ip: str | None = None,
+                       now: datetime | None = None) -> SchoolChange:
+    """学校（机构）信息 saved by the school's own admin: 机构类型, 城乡类型, 学校地址 and
+    联系电话 required, 校长姓名 optional; the read-only fields are refused when changed."""
+    if not scope.is_school:
+        raise ScopeDenied("no school scope")
+    code = authorize_school(conn, scope, None)
+    return _update(conn, scope, code, values, INFO_EDITABLE, INFO_REQUIRED, read_only=_READ_ONLY,
+                   actor=actor, ip=ip, now=now)
+
+
+def _update(conn: Connection, scope: Scope, code: str, values: dict, editable, required, *,
+            read_only: dict[str, str] | None = None, actor: str | None, ip: str | None,
+            now: datetime | None) -> SchoolChange:
+    """The shared body of 编辑: check, compare with the stored row, write the fields that
+    changed and their audit entry (nothing at all when nothing changed)."""
     if not isinstance(values, dict):
         raise SchoolError("请求格式不正确")
     now = now or datetime.now()
     old = _stored(conn, code)
+    if old is None:
+        raise ScopeDenied("school outside scope")
     errors: dict[str, str] = {}
-    for key, label in (("code", "学校标识码不能修改"),
-                       ("region_code", "所在区域请通过「调整隶属」修改")):
+    refused = read_only or {"code": "学校标识码不能修改",
+                            "region_code": "所在区域请通过「调整隶属」修改"}
+    for key, label in refused.items():
         if key in values and values[key] not in (None, getattr(old, key)):
             errors[key] = label
-    clean = _check(values, [k for k in EDITABLE if k in values], None, errors)
+    clean = _check(values, [k for k in editable if k in values], None, errors)
+    for key in required:
+        if key not in errors and not clean.get(key):
+            errors[key] = school_fields.MISSING_ZH
     if errors:
         raise SchoolFormError(errors)
     for key in ("kind", "urban_rural"):
@@ -551,5 +601,6 @@ def move_school(conn: Connection, scope: Scope, code: object, target: object, *,
 __all__ = ["PAGE_SIZES", "COLUMNS", "UNFILLED", "SchoolError", "SchoolFormError",
            "SchoolFilters", "SchoolRow", "SchoolChange", "filters_from", "count_schools",
            "list_schools", "iter_schools", "get_school", "regions_in_scope", "create_school",
-           "update_school", "delete_school", "may_transfer", "transfer_targets", "move_school",
+           "update_school", "own_school", "needs_urban_rural", "update_school_info",
+           "INFO_EDITABLE", "INFO_REQUIRED", "delete_school", "may_transfer", "transfer_targets", "move_school",
            "region_paths"]

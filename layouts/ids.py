@@ -189,3 +189,28 @@ class TeacherCounts(StrEnum):
     MISSING_GRID = "tc-missing-grid"
     FIGURES_SUMMARY = "tc-figures-summary"
     FIGURES_GRID = "tc-figures-grid"
+
+
+class SchoolInfo(StrEnum):
+    RELOAD = "si-reload"  # counter: the school is read again after a save
+    BANNER = "si-banner"
+    VIEW = "si-view"
+    FORM = "si-form"
+    EDIT = "si-edit"
+    SAVE = "si-save"
+    CANCEL = "si-cancel"
+    MESSAGE = "si-message"
+
+    @staticmethod
+    def value(key: str) -> str:
+        """The shown value of a school field (view mode)."""
+        return f"si-value-{key}"
+
+    @staticmethod
+    def field(key: str) -> str:
+        """The form control of an editable field (data_access.schools.INFO_EDITABLE)."""
+        return f"si-field-{key}"
+
+    @staticmethod
+    def feedback(key: str) -> str:
+        return f"si-feedback-{key}"

@@ -109,6 +109,21 @@ def shell(user_name: str, scope_label: str, scopes: list[ScopeOption], active: i
     )
 
 
+SCHOOL_INFO_PATH = "/school-info"
+URBAN_RURAL_BANNER = '请前往【基本管理-学校（机构）信息】完善"学校所在地城乡类型"的选项'
+
+
+def urban_rural_banner(component_id: str | None = None, shown: bool = True, link: bool = True):
+    """The banner of SPEC §5.1 on every page of a school whose 城乡类型 is empty (with a
+    link to 学校（机构）信息, but on that page itself)."""
+    go = [dcc.Link("前往填写", href=SCHOOL_INFO_PATH, className="alert-link ms-2")] if link else []
+    return html.Div(
+        [html.Span(URBAN_RURAL_BANNER), *go],
+        className="alert alert-warning urban-rural-banner", role="alert",
+        style=None if shown else {"display": "none"},
+        **({"id": component_id} if component_id else {}))
+
+
 def notice(title: str, text: str, back: tuple[str, str] | None = ("返回首页", "/")):
     """A full-width message panel (no binding, no access, errors) with a way back."""
     children = [html.H3(title), html.P(text)]

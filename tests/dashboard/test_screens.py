@@ -158,8 +158,13 @@ def test_each_screen_is_in_the_menu_and_opens_only_for_its_roles(app, client, wo
     entries = menu(client)
     hrefs = [href for href, _, _ in entries]
     assert len(hrefs) == len(set(hrefs))
-    expected = [(s.path, s.title, "A" if s.reload else "Link") for s in screens.SCREENS
-                if s.group is not None and role in s.roles]
+    # in list order within each menu group, the groups in the order of their first entry
+    from layouts.shell import menu_groups
+    expected = [(e.href, e.label, "A" if e.reload else "Link")
+                for _, group in menu_groups(screens.menu_for(role)) for e in group]
+    assert [e[:2] for e in expected] == [(s.path, s.title) for s in sorted(
+        (s for s in screens.SCREENS if s.group is not None and role in s.roles),
+        key=lambda s: [x.group for x in screens.SCREENS if x.group].index(s.group))]
     assert entries == expected
     for screen in screens.SCREENS:
         allowed = any(role in s.roles for s in screens.SCREENS if s.path == screen.path)
