@@ -38,6 +38,7 @@ from data_access.stats import (
     region_table,
     region_table_records,
     school_overview,
+    school_distribution,
     school_subject_series,
 )
 from data_access.participants import (
@@ -187,6 +188,24 @@ def render_region_view(raw_state):
     return (view.header(training.name, training.status(), training.period, updated), None,
             SHOWN, view.cards(cards), rows, pinned, view.region_grid_options(len(rows)),
             points, *hrefs)
+
+
+@callback(Output(ids.DISTRIBUTION, "figure"), Input(ids.REGION_STATE, "data"))
+def render_distribution(raw_state):
+    """各学段/学科参训人数分布 of the school admin's own school (hidden for region admins)."""
+    state = _clean(raw_state)
+    scope = require_scope()
+    if not scope.is_school:
+        raise PreventUpdate
+    with read() as conn:
+        authorized, error = _authorized(conn, scope, state)
+        snap = current_snapshot(conn)
+        if error or snap is None:
+            return chart.distribution_figure([], [])
+        training, _region, _school = authorized
+        shares = school_distribution(conn, snap[0], training, scope.school_code,
+                                     filters_of(state))
+    return chart.distribution_figure(shares.stages, shares.subjects)
 
 
 @callback(Output(ids.BREADCRUMB, "children"), Input(ids.REGION_STATE, "data"),

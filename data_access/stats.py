@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, func, select
 
+from . import vocab
 from .export_writer import AVERAGE, COUNT, PERCENT, TEXT, CellType, Column
 from .metrics import (
     REGION_TABLE_COLUMNS,
@@ -353,3 +354,32 @@ def school_subject_series(conn: Connection, snapshot_id: int, training: Training
     rows = [TableRow(r[0], "school", r[0], _counts(tuple(int(v or 0) for v in r[1:]), None))
             for r in conn.execute(_filter(stmt, AggSchool, f))]
     return [{**p, "kind": "subject", "drillable": False} for p in comparison_series(rows)]
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """各学段/学科参训人数分布: 参训人数 per 学段 (in the platform's order) and per 学科领域
+    (most participants first)."""
+
+    stages: list[tuple[str, int]]
+    subjects: list[tuple[str, int]]
+
+
+@reads_snapshot
+def school_distribution(conn: Connection, snapshot_id: int, training: TrainingRow,
+                        school_code: str, f: StatsFilters) -> Distribution:
+    """参训人数 of the school's teachers by 学段 and by 学科领域 (the same filters as its cards)."""
+    def by(column) -> dict[str, int]:
+        stmt = (select(column, func.sum(AggSchool.participants))
+                .where(AggSchool.snapshot_id == snapshot_id, AggSchool.training_id == training.id,
+                       AggSchool.school_code == school_code)
+                .group_by(column))
+        return {key: int(n or 0) for key, n in conn.execute(_filter(stmt, AggSchool, f))
+                if int(n or 0) > 0}
+
+    stages = by(AggSchool.stage)
+    order = {s: i for i, s in enumerate(vocab.STAGES)}
+    subjects = by(AggSchool.subject)
+    return Distribution(
+        stages=sorted(stages.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0])),
+        subjects=sorted(subjects.items(), key=lambda kv: (-kv[1], kv[0])))

@@ -182,3 +182,50 @@ def indicator_patch(points: list[dict], keys: list[str]) -> tuple[list[dict], di
     axes shown, the width of a scrolling chart)."""
     traces, names = comparison_traces(points, keys)
     return traces, comparison_layout(names, traces)
+
+
+DISTRIBUTION_HEIGHT = 300
+EMPTY_DISTRIBUTION = "暂无参训人员"
+
+
+def distribution_placeholder() -> dict:
+    """What the panel shows until its numbers arrive: nothing (not 暂无参训人员)."""
+    blank = empty_figure()
+    return {**blank, "layout": {**blank["layout"], "height": DISTRIBUTION_HEIGHT}}
+
+
+def distribution_figure(stages: list[tuple[str, int]], subjects: list[tuple[str, int]]) -> dict:
+    """各学段/学科参训人数分布: two bar charts side by side, 参训人数 by 学段 and by 学科领域,
+    each bar labelled with its number."""
+    if not stages and not subjects:
+        blank = empty_figure(EMPTY_DISTRIBUTION)
+        return {**blank, "layout": {**blank["layout"], "height": DISTRIBUTION_HEIGHT}}
+
+    def bars(pairs, axis: str, color: str, name: str) -> dict:
+        labels = [escape(k, quote=False) for k, _ in pairs]
+        return {"type": "bar", "x": [_short(x) for x in labels], "y": [v for _, v in pairs],
+                "text": [str(v) for _, v in pairs], "textposition": "outside",
+                "cliponaxis": False, "customdata": labels, "name": name,
+                "hovertemplate": "%{customdata}：%{y} 人<extra></extra>",
+                "marker": {"color": color}, "xaxis": f"x{axis}", "yaxis": f"y{axis}"}
+
+    axis = {"showgrid": True, "gridcolor": "#eef1f5", "rangemode": "tozero",
+            "title": {"text": "参训人数（人）"}, "tickformat": ",d"}
+    return {
+        "data": [bars(stages, "", COLORS[0], "学段"), bars(subjects, "2", COLORS[1], "学科领域")],
+        "layout": {
+            "height": DISTRIBUTION_HEIGHT, "autosize": True, "font": FONT, "showlegend": False,
+            "plot_bgcolor": "#fff", "margin": {"l": 60, "r": 20, "t": 36, "b": 60},
+            "bargap": 0.35,
+            "xaxis": {"domain": [0, 0.4], "type": "category", "tickangle": 0},
+            "xaxis2": {"domain": [0.5, 1], "type": "category", "tickangle": -30},
+            "yaxis": {**axis, "anchor": "x"},
+            "yaxis2": {**axis, "anchor": "x2", "title": {"text": ""}},
+            "annotations": [
+                {"text": "按学段", "x": 0.2, "y": 1.08, "xref": "paper", "yref": "paper",
+                 "showarrow": False, "font": {"size": 13}},
+                {"text": "按学科领域", "x": 0.75, "y": 1.08, "xref": "paper", "yref": "paper",
+                 "showarrow": False, "font": {"size": 13}},
+            ],
+        },
+    }

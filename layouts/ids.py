@@ -27,6 +27,8 @@ class Stats(StrEnum):
     HELP = "st-help"
     CHART = "st-chart"
     CHART_DATA = "st-chart-data"
+    DISTRIBUTION = "st-distribution"  # 各学段/学科参训人数分布 (a school's page only)
+    DISTRIBUTION_PANEL = "st-distribution-panel"
     CHART_HINT = "st-chart-hint"
     INDICATORS = "st-indicators"
     TABS = "st-tabs"

@@ -17,7 +17,7 @@ from data_access.participants import NAME_QUERY_MAX, PAGE_SIZES
 from data_access.text import PASTED_WHITESPACE, has_control_characters
 from data_access.vocab import STAGES, SUBJECTS
 
-from .comparison_chart import empty_figure
+from .comparison_chart import distribution_placeholder, empty_figure
 from .format import UNCERTIFIED_OPTIONS, data_grid, dropdown, grid_options, options
 from .ids import Stats as ids
 
@@ -336,6 +336,18 @@ def page(training_code: str = "", school_scope: bool = False, query: dict | None
                         ],
                     ),
                     html.Div(id=ids.CARDS, className="cards"),
+                    html.Div(
+                        id=ids.DISTRIBUTION_PANEL, className="chart-panel",
+                        style=_shown(school),
+                        children=[
+                            html.Div(html.Span("各学段/学科参训人数分布", className="panel-title"),
+                                     className="chart-head"),
+                            dcc.Graph(id=ids.DISTRIBUTION,
+                                      figure=distribution_placeholder(),
+                                      config={"displayModeBar": False},
+                                      className="distribution-chart"),
+                        ],
+                    ),
                     html.Div(
                         className="chart-panel",
                         children=[

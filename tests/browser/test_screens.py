@@ -217,13 +217,24 @@ def test_school_admins_see_indicators_with_values(world, live_server, browser_pa
     page.wait_for_selector("#st-chart .legendtext")
     legend = page.eval_on_selector_all("#st-chart .legendtext", "els => els.map(e => e.textContent)")
     assert legend == ["参训人数", "完成人数占比"]
-    assert "各学科参训情况对比" in page.inner_text(".chart-panel")
+    assert "各学科参训情况对比" in page.inner_text(".content")
+    # 各学段/学科参训人数分布: two bar charts, each bar labelled with its number
+    page.wait_for_selector("#st-distribution .bars path")
+    assert "各学段/学科参训人数分布" in page.inner_text(".content")
+    titles = page.eval_on_selector_all("#st-distribution .annotation-text",
+                                       "els => els.map(e => e.textContent)")
+    assert titles == ["按学段", "按学科领域"]
+    labels = page.eval_on_selector_all("#st-distribution .bartext",
+                                       "els => els.map(e => e.textContent)")
+    assert labels and all(t.isdigit() for t in labels)
     page.shot("school-admin")
     page.click("text=退出")
     browser_login(page, live_server, "empty-school-admin", PASSWORD)
     page.goto(f"{live_server}/training/2022SUMMER")
     page.wait_for_selector("#st-chart .annotation-text")
     assert page.text_content("#st-chart .annotation-text") == "暂无学科数据"
+    page.wait_for_selector("#st-distribution .annotation-text")
+    assert page.text_content("#st-distribution .annotation-text") == "暂无参训人员"
 
 
 def test_the_training_list_and_the_chart_axes_at_1280(world, live_server, browser_page):

@@ -355,3 +355,48 @@ def test_a_chart_of_schools_starts_with_indicators_that_have_values(app, client,
     out = fire(client, "st-chart.figure", {"st-chart-data.data": points,
                                            "st-hash.hash": "#ind=learners"}).get_json()
     assert out["response"]["st-indicators"]["value"] == ["learners"]
+
+
+def _distribution(client, **state):
+    from tests.helpers import fire
+
+    resp = fire(client, "st-distribution.figure",
+                {"st-region-state.data": region_state(**state)})
+    return resp
+
+
+def test_a_school_sees_its_participants_by_stage_and_subject(app, client, login_as):
+    from collections import Counter
+
+    from sqlalchemy import select
+
+    from data_access.models import Teacher, TrainingRecord
+
+    engine = app.extensions["yanxiu"].engine
+    build_dataset(engine)
+    refresh(engine)
+    with engine.connect() as conn:  # computed from the base tables, not the aggregates
+        rows = conn.execute(select(Teacher.stage, Teacher.subject, Teacher.cert_status)
+                            .join(TrainingRecord, TrainingRecord.teacher_id == Teacher.id)
+                            .where(Teacher.school_code == "S-XY-1")).all()
+    login_as("school_admin", "S-XY-1")
+    for uncertified, kept in (("include", rows), ("exclude",
+                                                  [r for r in rows if r.cert_status == "已通过"])):
+        resp = _distribution(client, uncertified=uncertified)
+        assert resp.status_code == 200
+        stages, subjects = resp.get_json()["response"]["st-distribution"]["figure"]["data"]
+        expected_stages = Counter(r.stage for r in kept)
+        assert dict(zip(stages["customdata"], stages["y"])) == dict(expected_stages)
+        assert stages["customdata"] == [s for s in ("初中", "高中") if s in expected_stages]
+        expected_subjects = Counter(r.subject for r in kept)
+        assert dict(zip(subjects["customdata"], subjects["y"])) == dict(expected_subjects)
+        assert subjects["y"] == sorted(subjects["y"], reverse=True)
+    assert _distribution(client, stage="高中").get_json()["response"]["st-distribution"][
+        "figure"]["data"][0]["customdata"] == ["高中"]
+
+
+def test_region_admins_get_no_school_distribution(app, client, login_as):
+    build_dataset(app.extensions["yanxiu"].engine)
+    refresh(app.extensions["yanxiu"].engine)
+    login_as("region_training", "350322")
+    assert _distribution(client).status_code == 204
