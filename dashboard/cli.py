@@ -112,6 +112,9 @@ def import_cmd(kind: str, file: str, dry_run: bool, errors_file: str | None) -> 
         f"{verb} {result.rows} {kind} rows: {result.inserted} new, {result.updated} updated, "
         f"{result.unchanged} unchanged ({time.perf_counter() - started:.1f} s)"
     )
+    if result.kept_decisions:
+        click.echo(f"kept {result.kept_decisions} certification decision(s) of 教师管理 "
+                   "(a row with a later 申请时间 is a new application)")
 
 
 @main.command()

@@ -76,6 +76,7 @@ ACTION_LABELS = {
     "school_delete": "删除学校",
     "school_move": "调整隶属",
     "teacher_counts_import": "导入专任教师数",
+    "cert_decision": "认证审核",
 }
 OTHER_ACTION = "其他操作"
 OUTCOME_LABELS = {"ok": "成功", "failed": "失败", "denied": "拒绝", "limited": "限流"}
@@ -106,6 +107,7 @@ KEY_LABELS = {
     "urban_rural": "城乡类型", "activated": "是否激活", "q": "搜索",
     "file": "文件", "inserted": "新增", "updated": "修改", "unchanged": "不变",
     "skipped": "未填写",
+    "status": "审核结果", "teachers": "教师人数",
 }
 #: Fields of a school as the 学校管理 sentences name them.
 SCHOOL_FIELD_LABELS = {
@@ -410,6 +412,14 @@ def describe(action: str, outcome: str, detail: dict, names: Names, scope_name: 
         return _school_sentence(action, d, names)
     if action == "teacher_counts_import":
         return _sentence(_teacher_counts_head(d), *_rest(d, names))
+    if action == "cert_decision":
+        status, count = d.pop("status", None), d.pop("teachers", None)
+        head = "认证审核"
+        if isinstance(count, int) and not isinstance(count, bool):
+            head += f"：{count} 名教师"
+        if isinstance(status, str):
+            head += f"设为「{_text(status)}」"
+        return _sentence(head, *_rest(d, names))
     if action == "scope_switch":
         binding = _get(names.bindings, d.pop("binding_id", None))
         head = (f"切换到「{_role(binding[1])}」{binding[2]}" if binding else "切换管理范围")

@@ -203,6 +203,7 @@ class ImportResult:
     unchanged: int
     dry_run: bool
     skipped: int = 0  # teacher-count rows left blank in a console upload
+    kept_decisions: int = 0  # teachers rows whose 认证状态 left a school's decision standing
 
 
 # --------------------------------------------------------------------------- columns
@@ -1271,6 +1272,7 @@ class _Teachers(_Importer):
                  "id_number_masked", "id_number_hash", "cert_status", "applied_at")
     _kept = ("title", "id_type", "id_number_masked", "id_number_hash", "cert_status",
              "applied_at")
+    _decision = ("decided_at", "decided_by", "decision_reason")
 
     def load(self, conn: Connection) -> None:
         self.schools: dict[str, bool] = {
@@ -1345,8 +1347,27 @@ class _Teachers(_Importer):
                 "id_number_hash": digest,
                 "cert_status": status,
                 "applied_at": applied,
+                "decided_at": None,
+                "decided_by": None,
+                "decision_reason": None,
             },
         )
+
+    kept_decisions: int = 0
+
+    def _keep_decision(self, p: dict, old) -> None:
+        """SPEC §5.2: an import never undoes a school admin's decision; a row whose 申请时间
+        is later than the decision is a new application (back to 未审核)."""
+        if old["decided_at"] is None:
+            return
+        if p["applied_at"] is not None and p["applied_at"] > old["decided_at"]:
+            p["cert_status"] = vocab.CERT_PENDING
+            return
+        if p["cert_status"] is not None and p["cert_status"] != old["cert_status"]:
+            self.kept_decisions += 1
+        p["cert_status"] = old["cert_status"]
+        for k in self._decision:
+            p[k] = old[k]
 
     def _vocab(self, row: int, v: dict[str, str], column: str, allowed: dict, required: bool):
         value = v.get(column, "")
@@ -1363,7 +1384,7 @@ class _Teachers(_Importer):
     def flush(self, conn: Connection) -> None:
         t = self.table
         stored = {} if self.was_empty else _stored_rows(
-            conn, t.c.account, [t.c[c] for c in self._compared],
+            conn, t.c.account, [t.c[c] for c in (*self._compared, *self._decision)],
             [p["account"] for _row, p in self.batch],
         )
         inserts, updates = [], []
@@ -1374,10 +1395,11 @@ class _Teachers(_Importer):
                     p["cert_status"] = vocab.CERT_PASSED
                 inserts.append(p)
                 continue
+            self._keep_decision(p, old)
             for k in self._kept:
                 if p[k] is None:
                     p[k] = old[k]
-            if _same(p, old, self._compared):
+            if _same(p, old, (*self._compared, *self._decision)):
                 self.unchanged += 1
             else:
                 p["b_account"] = p.pop("account")
@@ -1901,7 +1923,8 @@ def import_file(
 def _result(kind: str, importer: "_Importer", count: int, dry_run: bool) -> ImportResult:
     return ImportResult(kind=kind, rows=count, inserted=importer.inserted,
                         updated=importer.updated, unchanged=importer.unchanged,
-                        dry_run=dry_run, skipped=getattr(importer, "skipped", 0))
+                        dry_run=dry_run, skipped=getattr(importer, "skipped", 0),
+                        kept_decisions=getattr(importer, "kept_decisions", 0))
 
 
 __all__ = ["KINDS", "RowError", "ImportRefused", "ImportResult", "import_file", "columns",

@@ -108,6 +108,11 @@ class Teacher(Base):
     id_number_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     cert_status: Mapped[str] = mapped_column(String(4), default="已通过")
     applied_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # The school admin's last 通过/不通过 (教师管理); an import keeps it unless the row's
+    # 申请时间 is later (a new application).
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime)
+    decided_by: Mapped[int | None] = mapped_column(Integer)
+    decision_reason: Mapped[str | None] = mapped_column(String(200))
 
 
 class Training(Base):

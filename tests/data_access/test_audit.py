@@ -212,6 +212,11 @@ def test_every_action_reads_as_a_chinese_sentence(engine, world):
                                                 "skipped": 0}),
                                    ["导入专任教师数：文件「专任教师数.xlsx」，共 12 行",
                                     "新增 3，修改 2，不变 7，未填写 0"])],
+        "cert_decision": [(dict(user_id=sup, actor=actor, region_code="350322",
+                                school_code="S-XY-1",
+                                detail={"status": "未通过", "teachers": 3,
+                                        "reason": "证件照片不清晰"}),
+                           ["认证审核：3 名教师设为「未通过」", "原因：证件照片不清晰"])],
     }
     assert set(cases) == set(audit.ACTION_LABELS)
     expected = []

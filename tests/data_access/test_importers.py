@@ -1212,3 +1212,49 @@ def test_school_codes_with_spaces_are_refused(engine, tmp_path):
         "row 2, column code: must not contain spaces",
         "row 3, column code: must not contain spaces",
     ]
+
+
+def test_a_reimport_keeps_certification_decisions_unless_the_application_is_newer(
+        world, tmp_path):
+    # 13800000002 (未审核 in the file) was approved and 13800000003 (已通过) rejected in
+    # 教师管理, both after their applications.
+    decided = datetime(2024, 3, 5, 10, 0)
+    with world.begin() as conn:
+        for account, status in (("13800000002", "已通过"), ("13800000003", "未通过")):
+            conn.execute(update(Teacher).where(Teacher.account == account).values(
+                cert_status=status, decided_at=decided, decided_by=7,
+                decision_reason="证件照片不清晰" if status == "未通过" else None))
+    again = run(world, "teachers", tmp_path, TEACHERS, now=LATER)
+    assert again.kept_decisions == 2
+    assert (again.inserted, again.updated, again.unchanged) == (0, 0, 3)
+    with world.connect() as conn:
+        status = dict(conn.execute(select(Teacher.account, Teacher.cert_status)).all())
+    assert status["13800000002"] == "已通过" and status["13800000003"] == "未通过"
+
+    # a later 申请时间: 王五 applied again after the rejection, so it is 未审核 once more
+    reapplied = [row[:] for row in TEACHERS]
+    reapplied[3][9] = "2024-03-06 08:00"
+    after = run(world, "teachers", tmp_path, reapplied, now=LATER)
+    assert (after.updated, after.kept_decisions) == (1, 1)
+    with world.connect() as conn:
+        row = conn.execute(select(Teacher.cert_status, Teacher.decided_at,
+                                  Teacher.decision_reason)
+                           .where(Teacher.account == "13800000003")).one()
+        kept = conn.scalar(select(Teacher.cert_status).where(Teacher.account == "13800000002"))
+    assert tuple(row) == ("未审核", None, None)
+    assert kept == "已通过"
+
+
+def test_the_cli_says_how_many_decisions_it_kept(world, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from dashboard.cli import main
+
+    with world.begin() as conn:
+        conn.execute(update(Teacher).where(Teacher.account == "13800000002").values(
+            cert_status="已通过", decided_at=datetime(2024, 3, 5), decided_by=7))
+    path = write_csv(tmp_path / "teachers.csv", TEACHERS)
+    monkeypatch.setenv("YANXIU_DATABASE_URL", str(world.url.render_as_string(hide_password=False)))
+    out = CliRunner().invoke(main, ["import", "teachers", str(path)])
+    assert out.exit_code == 0, out.output
+    assert "kept 1 certification decision(s)" in out.output
