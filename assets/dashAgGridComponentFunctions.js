@@ -47,10 +47,10 @@ dagcomponentfuncs.DownloadLink = function (props) {
   return React.createElement("a", { href: url, className: "download-link" }, "下载");
 };
 
-/* 学校管理 操作: one link per action the server allows for the row (props.data.actions);
+/* 操作 (学校管理, 教师管理): one link per action the server allows for the row (props.data.actions);
    a click hands the action's name to the grid's cellRendererData, read by the callbacks,
    which check it again on the server. */
-dagcomponentfuncs.SchoolActions = function (props) {
+dagcomponentfuncs.RowActions = function (props) {
   var actions = props.data && Array.isArray(props.data.actions) ? props.data.actions : [];
   return React.createElement(
     "span",
@@ -61,7 +61,7 @@ dagcomponentfuncs.SchoolActions = function (props) {
         {
           key: name,
           type: "button",
-          className: "row-action" + (name === "删除" ? " danger" : ""),
+          className: "row-action" + (name === "删除" || name === "不通过" ? " danger" : ""),
           onClick: function () { props.setData(name); },
         },
         name

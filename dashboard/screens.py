@@ -19,6 +19,7 @@ from data_access.rules import REGION_ROLES, SCHOOL_ROLES
 from layouts import (
     activation,
     admin_pages,
+    certification,
     exports_page,
     school_info,
     schools,
@@ -120,6 +121,10 @@ SCREENS: tuple[Screen, ...] = (
     Screen("school_info", "/school-info", "学校（机构）信息", SCHOOL_ROLES,
            lambda scope, **_: school_info.page(), group="基本管理", callbacks="school_info",
            own_banner=True),
+    Screen("certification", "/teachers", "教师管理", SCHOOL_ROLES,
+           lambda scope, **_: certification.page(
+               {fmt: url_for("certification", {}, fmt) for fmt in FORMATS}),
+           group="基本管理", callbacks="certification"),
     Screen("school_home", "/", "培训统计", SCHOOL_ROLES, _training_list, group="教师研修",
            callbacks="training_list", page_title=PRODUCT_NAME),
     Screen("training", "/training/<training_code>", "统计详情", ALL_ROLES, _training_stats,

@@ -107,7 +107,7 @@ KEY_LABELS = {
     "urban_rural": "城乡类型", "activated": "是否激活", "q": "搜索",
     "file": "文件", "inserted": "新增", "updated": "修改", "unchanged": "不变",
     "skipped": "未填写",
-    "status": "审核结果", "teachers": "教师人数",
+    "status": "审核结果", "teachers": "教师人数", "cert_status": "审核状态", "title": "职称",
 }
 #: Fields of a school as the 学校管理 sentences name them.
 SCHOOL_FIELD_LABELS = {

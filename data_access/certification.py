@@ -25,7 +25,7 @@ from .metrics import MINUTE_TIME
 from .models import School, Teacher
 from .privacy import mask_account
 
-PAGE_SIZES = (10, 20, 50)
+PAGE_SIZES = (20, 50)
 REASON_MAX = 200
 NO_TITLE = "未填写"  # the 职称 facet's value for teachers without one
 FACETS = (("status", "审核状态"), ("title", "职称"), ("stage", "学段"))
@@ -104,11 +104,12 @@ class TeacherRow:
         return self.status == vocab.CERT_PENDING
 
 
-#: Columns of the list and its download (SPEC §5.2), with the TeacherRow field of each.
+#: Columns of the list (SPEC §5.2), with the TeacherRow field of each; 操作 is the screen's.
 COLUMNS = (("账号", "account"), ("姓名", "name"), ("证件类型", "id_type"),
            ("证件号码", "id_number"), ("职称", "title"), ("学段", "stage"),
-           ("学科领域", "subject"), ("申请时间", "applied_at"), ("审核状态", "status"),
-           ("不通过原因", "reason"))
+           ("学科领域", "subject"), ("申请时间", "applied_at"), ("审核状态", "status"))
+#: The download adds the reason of a 不通过 (on screen, the 审核状态 cell's tooltip).
+EXPORT_COLUMNS = (*COLUMNS, ("不通过原因", "reason"))
 
 
 def _row(r) -> TeacherRow:
@@ -164,10 +165,10 @@ class Decision:
 
 def decide(conn: Connection, school_code: str, user_id: int, teacher_ids: object,
            passed: bool, reason: object = "", *, actor: str | None = None,
-           ip: str | None = None, region_code: str | None = None,
-           now: datetime | None = None) -> Decision:
+           ip: str | None = None, now: datetime | None = None) -> Decision:
     """通过 / 不通过 for teachers of the school (one, or the selected rows of 批量通过 /
-    批量不通过); an optional reason with 不通过. Ids outside the school are refused whole."""
+    批量不通过); an optional reason with 不通过. Ids outside the school are refused whole.
+    The audit entry is filed under the school's region (its county admins see it)."""
     if not isinstance(teacher_ids, list) or not teacher_ids or len(teacher_ids) > 500 or any(
             not isinstance(i, int) or isinstance(i, bool) or not 0 < i < 2**31
             for i in teacher_ids):
@@ -177,7 +178,9 @@ def decide(conn: Connection, school_code: str, user_id: int, teacher_ids: object
     reason = " ".join(reason.split())
     if any(not ch.isprintable() for ch in reason):
         raise CertificationError("不通过原因不能含有控制字符")
-    if not conn.scalar(select(School.urban_rural).where(School.code == school_code)):
+    school = conn.execute(select(School.urban_rural, School.region_code)
+                          .where(School.code == school_code)).first()
+    if school is None or not school.urban_rural:
         raise CertificationError('请先在【基本管理-学校（机构）信息】中完善"学校所在地城乡类型"')
     ids = sorted(set(teacher_ids))
     found = dict(conn.execute(select(Teacher.id, Teacher.cert_status).where(
@@ -193,7 +196,7 @@ def decide(conn: Connection, school_code: str, user_id: int, teacher_ids: object
                      .values(cert_status=status, decided_at=now, decided_by=user_id,
                              decision_reason=None if passed else (reason or None)))
         audit.record(conn, "cert_decision", user_id=user_id, actor=actor,
-                     region_code=region_code, school_code=school_code, ip=ip, now=now,
+                     region_code=school.region_code, school_code=school_code, ip=ip, now=now,
                      detail={"status": status, "teachers": len(changing),
                              **({"reason": reason} if reason and not passed else {})})
     return Decision(status, len(changing), len(ids) - len(changing))

@@ -27,11 +27,12 @@ from urllib.parse import quote, urlencode
 from sqlalchemy import Connection, select
 
 from . import activation
+from . import certification as cert
 from . import teacher_counts as counts
 from .audit import COLUMNS as AUDIT_COLUMNS
 from .audit import entries_in_scope
 from .export_writer import COUNT, CellType, Column, title_line
-from .models import Snapshot
+from .models import School, Snapshot
 from .participants import COLUMNS as PARTICIPANT_COLUMNS
 from .participants import (
     NAME_QUERY_MAX,
@@ -648,11 +649,62 @@ class TeacherCountTemplate(TeacherCountTable):
         yield from counts.template_rows(self._rows(conn))
 
 
+class CertificationTable(DownloadTable):
+    """教师管理: the school's teachers under the screen's facets, as on screen (live)."""
+
+    name = "certification"
+    label = "教师管理"
+    path = "/export/certification"
+    query = ("status", "title", "stage")
+    columns = tuple(Column(label) for label, _ in cert.EXPORT_COLUMNS)
+
+    @classmethod
+    def authorize(cls, conn, scope, args, snapshot_id=None):
+        if scope is None or not scope.is_school:
+            raise ScopeDenied("no school scope")
+        args = clean_args(cls, args)
+        try:
+            filters = cert.filters_from(args["status"], args["title"], args["stage"])
+        except cert.CertificationError as exc:
+            raise Malformed("筛选条件无效") from exc
+        table = cls(args, school_name(conn, scope.school_code) or scope.school_code)
+        table.school, table.filters = scope.school_code, filters
+        table.region_code = conn.scalar(select(School.region_code).where(
+            School.code == scope.school_code))
+        table.read_at = _exported_at()
+        return table
+
+    def title(self):
+        f = self.filters
+        parts = [self.label, self.scope_name, f"审核状态：{f.status or '全部'}",
+                 f"职称：{f.title or '全部'}", f"学段：{f.stage or '全部'}", self.read_at]
+        return " · ".join(parts)
+
+    def count(self, conn):
+        return cert.count_teachers(conn, self.school, self.filters)
+
+    def rows(self, conn):
+        for batch in cert.iter_teachers(conn, self.school, self.filters):
+            for row in batch:
+                yield [getattr(row, field) for _, field in cert.EXPORT_COLUMNS]
+
+    def audit_scope(self):
+        return self.region_code, self.school
+
+    def audit_detail(self, fmt, rows):
+        f = self.filters
+        detail = {"table": self.name, "format": fmt, "rows": rows}
+        for key, value in (("cert_status", f.status), ("title", f.title), ("stage", f.stage)):
+            if value:
+                detail[key] = value
+        return detail
+
+
 # --------------------------------------------------------------------------- the list
 
 TABLES: dict[str, type[DownloadTable]] = {
     t.name: t for t in (RegionTable, ParticipantTable, AuditTable, SchoolTable,
                         ActivationTable, UnactivatedTable, TeacherCountTable,
-                        TeacherCountTemplate)
+                        TeacherCountTemplate, CertificationTable)
 }
 

@@ -216,3 +216,25 @@ class SchoolInfo(StrEnum):
     @staticmethod
     def feedback(key: str) -> str:
         return f"si-feedback-{key}"
+
+
+class Certification(StrEnum):
+    STATUS = "ct-status"
+    TITLE = "ct-title"
+    STAGE = "ct-stage"
+    RELOAD = "ct-reload"
+    LOCKED = "ct-locked"  # the note shown while the school's 城乡类型 is empty
+    MESSAGE = "ct-message"
+    BATCH_PASS = "ct-batch-pass"
+    BATCH_REJECT = "ct-batch-reject"
+    EXPORT_CSV = "ct-export-csv"
+    EXPORT_XLSX = "ct-export-xlsx"
+    GRID = "ct-grid"
+    TOTAL = "ct-total"
+    PAGER = "ct-pager"
+    REJECT = "ct-reject"  # the 不通过 dialog
+    REJECT_TEXT = "ct-reject-text"
+    REJECT_REASON = "ct-reject-reason"
+    REJECT_CONFIRM = "ct-reject-confirm"
+    REJECT_CANCEL = "ct-reject-cancel"
+    REJECTING = "ct-rejecting"  # the teachers the dialog is about (ids, checked again)

@@ -21,7 +21,7 @@ _FIELDS = ("name", "code", "region", "kind", "urban_rural", "activated", "admin"
 COLUMNS = [column(f, header, *_SIZES[f]) for f, header in zip(_FIELDS, SCHOOL_COLUMNS)] + [
     # 编辑 删除 调整隶属 生成权限码 on two lines at 1280 px (a row holds two lines of a
     # school name anyway); the list is a value, not text
-    column("actions", "操作", 176, cellRenderer="SchoolActions", cellDataType=False,
+    column("actions", "操作", 176, cellRenderer="RowActions", cellDataType=False,
            autoHeight=True, cellStyle={"lineHeight": "20px", "paddingTop": "9px",
                                        "paddingBottom": "9px"}),
 ]

@@ -84,11 +84,12 @@ def test_bad_facet_values_are_refused(engine, teachers):
 def test_the_list_is_masked_and_paged_oldest_application_first(engine, teachers):
     f = cert.filters_from()
     with engine.connect() as conn:
-        first = cert.list_teachers(conn, SCHOOL, f, page=1, size=10)
-        second = cert.list_teachers(conn, SCHOOL, f, page=2, size=10)
+        first = cert.list_teachers(conn, SCHOOL, f, page=1, size=20)
+        second = cert.list_teachers(conn, SCHOOL, f, page=2, size=20)
         everything = [r for batch in cert.iter_teachers(conn, SCHOOL, f, batch=7) for r in batch]
-    assert len(first) == 10 and not {r.id for r in first} & {r.id for r in second}
-    assert [r.id for r in everything][:20] == [r.id for r in first + second]
+    assert (len(first), len(second)) == (20, 10)
+    assert not {r.id for r in first} & {r.id for r in second}
+    assert [r.id for r in everything] == [r.id for r in first + second]
     assert len(everything) == 30
     assert all("****" in r.account and not r.account.isdigit() for r in everything)
     assert [r.applied_at for r in everything] == sorted(r.applied_at for r in everything)
@@ -105,8 +106,7 @@ def _ids(engine, school, status=None):
 def test_decisions_stay_inside_the_school_and_are_audited(engine, teachers):
     pending = _ids(engine, SCHOOL, "未审核")
     with engine.begin() as conn:
-        done = cert.decide(conn, SCHOOL, 9, pending[:3], True, actor="郑晓峰（13***78）",
-                           region_code="350322")
+        done = cert.decide(conn, SCHOOL, 9, pending[:3], True, actor="郑晓峰（13***78）")
         rejected = cert.decide(conn, SCHOOL, 9, pending[3:4], False, reason="  证件照片\t不清晰 ")
     assert (done.teachers, done.unchanged, rejected.teachers) == (3, 0, 1)
     with engine.connect() as conn:
@@ -114,6 +114,8 @@ def test_decisions_stay_inside_the_school_and_are_audited(engine, teachers):
                                   Teacher.decision_reason).where(Teacher.id == pending[3])).one()
         entries = conn.execute(select(AuditLog.action, AuditLog.scope_school, AuditLog.detail)
                                .order_by(AuditLog.id)).all()
+        regions = set(conn.scalars(select(AuditLog.scope_region)))
+    assert regions == {"350322"}
     assert tuple(row) == ("未通过", 9, "证件照片 不清晰")
     assert [(a, s) for a, s, _ in entries] == [("cert_decision", SCHOOL)] * 2
     assert json.loads(entries[1][2]) == {"status": "未通过", "teachers": 1,
