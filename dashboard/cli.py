@@ -395,7 +395,8 @@ def _pad(text: str, width: int) -> str:
 
 def _build_demo(settings: Settings, folder: Path, scale: str) -> None:
     from data_access import accounts
-    from data_access.demo import IMPORT_ORDER, demo_schools, generate, seed_admins
+    from data_access.demo import (IMPORT_ORDER, demo_schools, generate, seed_admins,
+                                  seed_review_backlog)
     from data_access.importers import import_file
     from data_access.refresh import refresh as run_refresh
     from data_access.schema import upgrade
@@ -422,8 +423,11 @@ def _build_demo(settings: Settings, folder: Path, scale: str) -> None:
             scope = schools[u.scope][0] if u.role == ROLE_SCHOOL_ADMIN else u.scope
             accounts.grant(conn, uid, u.role, scope)
         seeded = seed_admins(conn)
+        backlog = seed_review_backlog(conn, schools["xianyou-middle"][0])
     click.echo(f"  admin accounts: {seeded.school_admins} school admins, "
                f"{seeded.region_admins} region admins")
+    click.echo(f"  教师管理 of {schools['xianyou-middle'][1]}: {backlog.pending} 未审核, "
+               f"{backlog.rejected} 未通过")
     engine.dispose()
     # Only a complete database takes the final name, so an interrupted first run starts over.
     # Its snapshot files (data_access/snapshot_store.py) follow it.

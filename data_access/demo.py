@@ -72,7 +72,7 @@ from pathlib import Path
 from . import metrics
 
 __all__ = ["SCALES", "FILE_NAMES", "IMPORT_ORDER", "ZONES", "MANUAL_SUMMER_TABLE", "DEMO_SCHOOLS",
-           "SeededAdmins", "seed_admins",
+           "SeededAdmins", "seed_admins", "ReviewBacklog", "seed_review_backlog",
            "demo_schools", "generate"]
 
 SCALES = ("small", "province", "national")
@@ -1554,3 +1554,50 @@ def seed_admins(conn, *, seed: int = 2026, today: _dt.date | None = None) -> See
     schools_bound = sum(1 for b in bindings if b[1] == ROLE_SCHOOL_ADMIN and b[6] is None)
     return SeededAdmins(schools_bound, sum(1 for b in bindings if b[1] != ROLE_SCHOOL_ADMIN),
                         removed)
+
+
+@dataclass(frozen=True)
+class ReviewBacklog:
+    pending: int  # teachers made 未审核 (a recent application)
+    rejected: int  # teachers made 未通过 (a decision with its reason)
+
+
+BACKLOG_PENDING, BACKLOG_REJECTED = 24, 3
+_REJECT_REASONS = ("证件照片不清晰，请重新上传", "姓名与证件不一致", "任教学段填写有误")
+
+
+def seed_review_backlog(conn, school_code: str, *, today: _dt.date | None = None,
+                        seed: int = 2026) -> ReviewBacklog:
+    """Give one demo school the 教师管理 backlog of SPEC §5.2: recent applications still
+    未审核 and a few 未通过 with their reasons. Only teachers who took part in no training
+    are touched, so every statistic (and the manual's table) stays as it was; a school
+    seeded once is left alone."""
+    from sqlalchemy import exists, select, update
+
+    from .models import Teacher, TrainingRecord
+    from .vocab import CERT_PENDING, CERT_REJECTED
+
+    if conn.scalar(select(Teacher.id).where(Teacher.school_code == school_code,
+                                            Teacher.decided_at.is_not(None)).limit(1)):
+        return ReviewBacklog(0, 0)
+    idle = list(conn.scalars(
+        select(Teacher.id).where(Teacher.school_code == school_code,
+                                 ~exists().where(TrainingRecord.teacher_id == Teacher.id))
+        .order_by(Teacher.id)))
+    rng = random.Random(seed)
+    rng.shuffle(idle)
+    # A small data set may have few such teachers: the rejections first, then the backlog.
+    rejected = idle[:BACKLOG_REJECTED]
+    pending = idle[BACKLOG_REJECTED:BACKLOG_REJECTED + BACKLOG_PENDING]
+    day = _dt.datetime.combine(today or _dt.date.today(), _dt.time(8, 30))
+    for i, tid in enumerate(sorted(pending)):
+        conn.execute(update(Teacher).where(Teacher.id == tid).values(
+            cert_status=CERT_PENDING, applied_at=day - _dt.timedelta(days=i % 12, hours=i % 5),
+            decided_at=None, decided_by=None, decision_reason=None))
+    for i, tid in enumerate(sorted(rejected)):
+        applied = day - _dt.timedelta(days=20 + i)
+        conn.execute(update(Teacher).where(Teacher.id == tid).values(
+            cert_status=CERT_REJECTED, applied_at=applied,
+            decided_at=applied + _dt.timedelta(days=2), decided_by=None,
+            decision_reason=_REJECT_REASONS[i % len(_REJECT_REASONS)]))
+    return ReviewBacklog(len(pending), len(rejected))

@@ -131,3 +131,43 @@ def test_the_table_over_the_demo_equals_an_independent_computation(engine, small
                [[r[f] for _, f in activation.SCHOOL_COLUMNS] for r in school_rows])
         assert got == oracle.table(code, names), code
         assert [s.code for s in unactivated] == [s.code for s in oracle.unactivated(code)]
+
+
+def test_the_demo_school_has_a_review_backlog_and_its_statistics_stay(engine, small_files):
+    from sqlalchemy import func
+
+    from data_access.demo import IMPORT_ORDER, seed_review_backlog
+    from data_access.models import Teacher, TrainingRecord
+
+    for kind in IMPORT_ORDER:
+        import_file(engine, kind, small_files[kind], id_key=b"k")
+    school = demo_schools(small_files["schools"])["xianyou-middle"][0]
+
+    def statuses():
+        with engine.connect() as conn:
+            return dict(conn.execute(select(Teacher.cert_status, func.count())
+                                     .where(Teacher.school_code == school)
+                                     .group_by(Teacher.cert_status)).all())
+
+    def participants():
+        with engine.connect() as conn:
+            return conn.execute(select(Teacher.cert_status, func.count())
+                                .join(TrainingRecord, TrainingRecord.teacher_id == Teacher.id)
+                                .where(Teacher.school_code == school)
+                                .group_by(Teacher.cert_status)).all()
+
+    before, taking_part = statuses(), participants()
+    with engine.connect() as conn:
+        idle = conn.scalar(select(func.count()).select_from(Teacher).where(
+            Teacher.school_code == school,
+            Teacher.id.not_in(select(TrainingRecord.teacher_id))))
+    with engine.begin() as conn:
+        backlog = seed_review_backlog(conn, school, today=TODAY)
+    assert idle >= 3 and backlog.rejected == 3
+    assert backlog.pending == min(24, idle - 3)
+    after = statuses()
+    assert after["未审核"] >= backlog.pending and after["未通过"] >= 3
+    assert sum(after.values()) == sum(before.values())
+    assert participants() == taking_part  # nobody who took part was touched
+    with engine.begin() as conn:  # seeded once
+        assert seed_review_backlog(conn, school, today=TODAY).pending == 0
