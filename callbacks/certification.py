@@ -85,8 +85,8 @@ def _ids_of(rows) -> list[int]:
     for row in rows if isinstance(rows, list) else []:
         raw = row.get("row_id") if isinstance(row, dict) else None
         # row ids are the teachers' ids as text (the grid's getRowId)
-        tid = valid_id(int(raw)) if isinstance(raw, str) and raw.isdigit() and len(
-            raw) < 11 else None
+        plain = isinstance(raw, str) and raw.isascii() and raw.isdigit() and len(raw) < 11
+        tid = valid_id(int(raw)) if plain else None
         if tid is None:
             raise PreventUpdate
         out.append(tid)
@@ -134,6 +134,10 @@ def ask_or_decide(cell, _batch_pass, _batch_reject, selected, reload):
         if not teacher_ids:
             return message("请先勾选教师", ok=False), no_update, False, no_update, None, no_update
     if action == REJECT:
+        with read() as conn:
+            if needs_urban_rural(conn, scope):
+                return (message(cert.LOCKED_MESSAGE, ok=False), no_update, False, no_update,
+                        None, no_update)
         text = (f"将所选 {len(teacher_ids)} 名教师设为「未通过」" if len(teacher_ids) > 1
                 else "将该教师设为「未通过」")
         return None, no_update, True, text, {"ids": teacher_ids}, ""

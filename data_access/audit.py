@@ -108,6 +108,7 @@ KEY_LABELS = {
     "file": "文件", "inserted": "新增", "updated": "修改", "unchanged": "不变",
     "skipped": "未填写",
     "status": "审核结果", "teachers": "教师人数", "cert_status": "审核状态", "title": "职称",
+    "accounts": "教师账号",
 }
 #: Fields of a school as the 学校管理 sentences name them.
 SCHOOL_FIELD_LABELS = {
@@ -414,12 +415,16 @@ def describe(action: str, outcome: str, detail: dict, names: Names, scope_name: 
         return _sentence(_teacher_counts_head(d), *_rest(d, names))
     if action == "cert_decision":
         status, count = d.pop("status", None), d.pop("teachers", None)
+        accounts = d.pop("accounts", None)
         head = "认证审核"
         if isinstance(count, int) and not isinstance(count, bool):
             head += f"：{count} 名教师"
         if isinstance(status, str):
             head += f"设为「{_text(status)}」"
-        return _sentence(head, *_rest(d, names))
+        parts = []
+        if isinstance(accounts, list) and accounts:
+            parts.append("教师账号：" + "、".join(_text(a) for a in accounts))
+        return _sentence(head, *parts, *_rest(d, names))
     if action == "scope_switch":
         binding = _get(names.bindings, d.pop("binding_id", None))
         head = (f"切换到「{_role(binding[1])}」{binding[2]}" if binding else "切换管理范围")

@@ -26,6 +26,8 @@ from .models import School, Teacher
 from .privacy import mask_account
 
 PAGE_SIZES = (20, 50)
+BATCH_MAX = 500
+LOCKED_MESSAGE = '请先在【基本管理-学校（机构）信息】中完善"学校所在地城乡类型"'
 REASON_MAX = 200
 NO_TITLE = "未填写"  # the 职称 facet's value for teachers without one
 FACETS = (("status", "审核状态"), ("title", "职称"), ("stage", "学段"))
@@ -169,7 +171,9 @@ def decide(conn: Connection, school_code: str, user_id: int, teacher_ids: object
     """通过 / 不通过 for teachers of the school (one, or the selected rows of 批量通过 /
     批量不通过); an optional reason with 不通过. Ids outside the school are refused whole.
     The audit entry is filed under the school's region (its county admins see it)."""
-    if not isinstance(teacher_ids, list) or not teacher_ids or len(teacher_ids) > 500 or any(
+    if isinstance(teacher_ids, list) and len(teacher_ids) > BATCH_MAX:
+        raise CertificationError(f"一次最多审核 {BATCH_MAX} 名教师，请分批操作")
+    if not isinstance(teacher_ids, list) or not teacher_ids or any(
             not isinstance(i, int) or isinstance(i, bool) or not 0 < i < 2**31
             for i in teacher_ids):
         raise CertificationError("请先选择教师")
@@ -181,14 +185,17 @@ def decide(conn: Connection, school_code: str, user_id: int, teacher_ids: object
     school = conn.execute(select(School.urban_rural, School.region_code)
                           .where(School.code == school_code)).first()
     if school is None or not school.urban_rural:
-        raise CertificationError('请先在【基本管理-学校（机构）信息】中完善"学校所在地城乡类型"')
+        raise CertificationError(LOCKED_MESSAGE)
     ids = sorted(set(teacher_ids))
-    found = dict(conn.execute(select(Teacher.id, Teacher.cert_status).where(
-        Teacher.id.in_(ids), Teacher.school_code == school_code)).all())
+    found = {r.id: r for r in conn.execute(
+        select(Teacher.id, Teacher.account, Teacher.cert_status, Teacher.decision_reason)
+        .where(Teacher.id.in_(ids), Teacher.school_code == school_code))}
     if len(found) != len(ids):
         raise CertificationError("所选教师不属于本校")
     status = vocab.CERT_PASSED if passed else vocab.CERT_REJECTED
-    changing = [i for i in ids if found[i] != status]
+    # A 不通过 with a new reason changes a teacher already 未通过 too.
+    changing = [i for i in ids if found[i].cert_status != status or (
+        not passed and reason and found[i].decision_reason != reason)]
     now = now or datetime.now().replace(microsecond=0)
     if changing:
         conn.execute(update(Teacher).where(Teacher.id.in_(changing),
@@ -198,5 +205,6 @@ def decide(conn: Connection, school_code: str, user_id: int, teacher_ids: object
         audit.record(conn, "cert_decision", user_id=user_id, actor=actor,
                      region_code=school.region_code, school_code=school_code, ip=ip, now=now,
                      detail={"status": status, "teachers": len(changing),
+                             "accounts": [mask_account(found[i].account) for i in changing],
                              **({"reason": reason} if reason and not passed else {})})
     return Decision(status, len(changing), len(ids) - len(changing))

@@ -1360,7 +1360,10 @@ class _Teachers(_Importer):
         is later than the decision is a new application (back to 未审核)."""
         if old["decided_at"] is None:
             return
-        if p["applied_at"] is not None and p["applied_at"] > old["decided_at"]:
+        # A new application: a 申请时间 other than the stored one, and after the decision
+        # (the same file again carries the stored time, whatever the clocks say).
+        applied = p["applied_at"]
+        if applied is not None and applied != old["applied_at"] and applied > old["decided_at"]:
             p["cert_status"] = vocab.CERT_PENDING
             return
         if p["cert_status"] is not None and p["cert_status"] != old["cert_status"]:

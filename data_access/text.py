@@ -3,16 +3,21 @@ definition of a control character for every input path.
 
 A control character is any character of Unicode category Cc: the C0 controls U+0000–U+001F
 (NUL, TAB, line feed, carriage return, ESC, …), DEL U+007F and the C1 controls
-U+0080–U+009F. None of them belongs in a name, a code, a number or a search term: NUL cannot
-be stored by PostgreSQL at all, and the others corrupt what screens, logs and exported files
-show. Callers that legitimately take several lines or tabs say so with ``allow``.
+U+0080–U+009F; and, by the same rule, the characters that cannot be stored at all (lone
+surrogates U+D800–U+DFFF, which no UTF-8 database or file takes) or that silently rearrange
+what is shown (the line and paragraph separators U+2028/U+2029, the bidirectional
+embeddings, overrides and isolates U+202A–U+202E and U+2066–U+2069). None of them belongs in
+a name, a code, a number or a search term: NUL cannot be stored by PostgreSQL at all, and the
+others corrupt what screens, logs and exported files show. Callers that legitimately take
+several lines or tabs say so with ``allow``.
 """
 
 from __future__ import annotations
 
 import re
 
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\u2028\u2029\u202a-\u202e"
+                      "\u2066-\u2069]")
 # What text pasted into a single-line search box may carry; it is stripped anyway.
 PASTED_WHITESPACE = "\t\n\r"
 

@@ -189,3 +189,26 @@ def test_the_download_holds_the_screens_rows(client, world):
     assert [line[0] for line in lines[2:]] == [r["account"] for r in shown]
     assert "13800000001" not in resp.get_data(as_text=True)
     assert client.get("/export/certification.xlsx?stage=大学").status_code == 400
+
+
+def test_odd_ids_large_batches_new_reasons_and_the_lock_on_the_dialog(client, world):
+    login(client, "13912345678")
+    pending = teachers(world)["13800000003"].id
+    for odd in ("²", "٣", "１", "3.0", " 3"):
+        resp = act(client, cell={"rowId": odd, "value": "通过", "colId": "actions"})
+        assert resp.status_code == 204, odd
+    resp = confirm(client, {"ids": [pending] * 501})
+    assert "一次最多审核 500 名教师" in text_of(resp)
+    confirm(client, {"ids": [pending]}, "旧原因")
+    resp = confirm(client, {"ids": [pending]}, "证件照片不清晰")
+    assert "已将 1 名教师设为「未通过」" in text_of(resp)
+    assert teachers(world)["13800000003"].decision_reason == "证件照片不清晰"
+    with world.connect() as conn:
+        last = json.loads(conn.execute(select(AuditLog.detail).where(
+            AuditLog.action == "cert_decision").order_by(AuditLog.id.desc())).scalar())
+    assert last["accounts"] == ["138****0003"]
+    with world.begin() as conn:
+        conn.execute(update(School).where(School.code == "S-XY-1").values(urban_rural=None))
+    resp = act(client, cell={"rowId": str(pending), "value": "不通过", "colId": "actions"})
+    out = resp.get_json()["response"]
+    assert out["ct-reject"]["is_open"] is False and "城乡类型" in text_of(resp)

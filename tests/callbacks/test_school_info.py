@@ -135,3 +135,17 @@ def test_a_region_admin_gets_nothing_from_these_callbacks(client, world):
                 {"si-save.n_clicks": 1, "si-field-urban_rural.value": "乡村"})
     assert resp.status_code == 204
     assert stored(world).urban_rural is None
+
+
+def test_invisible_and_unstorable_characters_are_refused_next_to_the_field(client, world):
+    login(client, "13912345678")
+    for bad in ("东大路\udc001号", "东大路\u202e1号", "东大路\u20281号"):
+        resp = fire(client, "si-feedback-phone.children",
+                    {"si-save.n_clicks": 1, "si-reload.data": 0, "si-field-kind.value": "学校",
+                     "si-field-urban_rural.value": "乡村", "si-field-address.value": bad,
+                     "si-field-phone.value": "0594-1234567"})
+        assert resp.status_code in (200, 400), resp.status_code
+        if resp.status_code == 200:
+            out = resp.get_json()["response"]
+            assert out["si-field-address"]["invalid"] is True
+    assert stored(world).urban_rural is None

@@ -214,9 +214,11 @@ def test_every_action_reads_as_a_chinese_sentence(engine, world):
                                     "新增 3，修改 2，不变 7，未填写 0"])],
         "cert_decision": [(dict(user_id=sup, actor=actor, region_code="350322",
                                 school_code="S-XY-1",
-                                detail={"status": "未通过", "teachers": 3,
+                                detail={"status": "未通过", "teachers": 2,
+                                        "accounts": ["139****0014", "139****0015"],
                                         "reason": "证件照片不清晰"}),
-                           ["认证审核：3 名教师设为「未通过」", "原因：证件照片不清晰"])],
+                           ["认证审核：2 名教师设为「未通过」",
+                            "教师账号：139****0014、139****0015", "原因：证件照片不清晰"])],
     }
     assert set(cases) == set(audit.ACTION_LABELS)
     expected = []

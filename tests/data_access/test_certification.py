@@ -4,6 +4,7 @@ independently from the fixture's teachers; the list; decisions kept to one schoo
 from __future__ import annotations
 
 import itertools
+import re
 import json
 from datetime import datetime
 
@@ -118,8 +119,10 @@ def test_decisions_stay_inside_the_school_and_are_audited(engine, teachers):
     assert regions == {"350322"}
     assert tuple(row) == ("未通过", 9, "证件照片 不清晰")
     assert [(a, s) for a, s, _ in entries] == [("cert_decision", SCHOOL)] * 2
-    assert json.loads(entries[1][2]) == {"status": "未通过", "teachers": 1,
-                                         "reason": "证件照片 不清晰"}
+    detail = json.loads(entries[1][2])
+    assert detail == {"status": "未通过", "teachers": 1, "reason": "证件照片 不清晰",
+                      "accounts": [detail["accounts"][0]]}
+    assert re.fullmatch(r"139\*{4}\d{4}", detail["accounts"][0])
     # a teacher of another school, anywhere in the request, refuses the whole request
     outsider = _ids(engine, OTHER)[0]
     before = _ids(engine, SCHOOL, "未审核")

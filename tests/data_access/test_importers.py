@@ -1258,3 +1258,17 @@ def test_the_cli_says_how_many_decisions_it_kept(world, tmp_path, monkeypatch):
     out = CliRunner().invoke(main, ["import", "teachers", str(path)])
     assert out.exit_code == 0, out.output
     assert "kept 1 certification decision(s)" in out.output
+
+
+def test_the_same_file_keeps_a_decision_made_before_its_stored_application_time(world, tmp_path):
+    # The decision's clock (UTC) reads earlier than the platform's 申请时间 (Beijing time).
+    with world.begin() as conn:
+        conn.execute(update(Teacher).where(Teacher.account == "13800000002").values(
+            cert_status="未通过", decided_at=datetime(2022, 7, 1, 23, 30), decided_by=7,
+            decision_reason="不清晰"))  # the file's 申请时间 is 2022/7/2, status 未审核
+    again = run(world, "teachers", tmp_path, TEACHERS, now=LATER)
+    assert again.kept_decisions == 1 and again.updated == 0
+    with world.connect() as conn:
+        row = conn.execute(select(Teacher.cert_status, Teacher.decision_reason)
+                           .where(Teacher.account == "13800000002")).one()
+    assert tuple(row) == ("未通过", "不清晰")
