@@ -212,3 +212,28 @@ def test_odd_ids_large_batches_new_reasons_and_the_lock_on_the_dialog(client, wo
     resp = act(client, cell={"rowId": str(pending), "value": "不通过", "colId": "actions"})
     out = resp.get_json()["response"]
     assert out["ct-reject"]["is_open"] is False and "城乡类型" in text_of(resp)
+
+
+def _participants_card(client, uncertified) -> str:
+    from tests.helpers import render_region
+
+    out = render_region(client, uncertified=uncertified).get_json()["response"]
+    first = out["st-cards"]["children"][0]["props"]["children"]
+    assert first[0]["props"]["children"] == "参训人数"
+    return first[1]["props"]["children"]
+
+
+def test_a_decision_reaches_the_statistics_toggle_after_the_refresh(client, world):
+    from data_access.refresh import refresh
+
+    refresh(world)
+    login(client, "13912345678")
+    # S-XY-1: 01 and 02 已通过 and 03 未审核 took part
+    assert (_participants_card(client, "include"), _participants_card(client, "exclude")) == (
+        "3", "2")
+    passed_teacher = teachers(world)["13800000001"].id
+    confirm(client, {"ids": [passed_teacher]}, "任教学段填写有误")
+    assert _participants_card(client, "exclude") == "2"  # the snapshot is not re-read yet
+    refresh(world)
+    assert (_participants_card(client, "include"), _participants_card(client, "exclude")) == (
+        "3", "1")

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from data_access import accounts, codes
-from data_access.models import Binding, PermissionCode
+from data_access.models import Binding, PermissionCode, School, Teacher
 from dashboard.downloads import XLSX_MIME
 from data_access.download_tables import FORMATS, TABLES, url_for
 from data_access.refresh import refresh
@@ -22,7 +22,7 @@ from tests.helpers import build_dataset, login, make_admin
 
 # Names that only exist outside 宁化县 (350424): any of them in a response is a leak.
 OUT_OF_SCOPE_MARKERS = ("仙游", "莆田", "荔城", "福建省直属中学", "实验小学", "13800000001",
-                        "putian-admin")
+                        "putian-admin", "教师01", "教师04", "教师06", "教师08")
 OUT_OF_SCOPE_CODES = ("350300", "350322", "350000", "350400", "S-XY-1", "S-FJ-1")
 MALFORMED = ("*", "", None, [], {}, ["350322"], {"region": "350322"}, "x" * 10000,
              "350322' OR '1'='1", "../350300", 0, -1, True, 10**30, -(10**30), 1.5,
@@ -87,9 +87,9 @@ def _fire(client, dep, values, token):
                        headers={"Content-Type": "application/json", "X-CSRFToken": token})
 
 
-def test_every_callback_with_forged_inputs_leaks_nothing(app, client, world):
-    county_admin = make_admin(world["engine"], "region_super", "350424", "ninghua-admin")
-    login(client, county_admin)
+def _fire_every_callback(client, values) -> int:
+    """Every registered callback, fired with each forged value in every slot at once and in
+    each slot alone; nothing outside the scope may show in any answer."""
     with client.session_transaction() as s:
         token = s["csrf"]
     deps = [d for d in client.get("/_dash-dependencies").get_json()
@@ -98,20 +98,27 @@ def test_every_callback_with_forged_inputs_leaks_nothing(app, client, world):
     fired = 0
     for dep in deps:
         n = len(dep["inputs"]) + len(dep["state"])
-        for forged in forged_values():
+        for forged in values:
             # the forged value in every slot at once, and in each slot alone
             combos = [[forged] * n] + [
                 [forged if i == j else None for j in range(n)] for i in range(n)] if n > 1 else [[forged]]
-            for values in combos:
-                resp = _fire(client, dep, values, token)
+            for slots in combos:
+                resp = _fire(client, dep, slots, token)
                 fired += 1
-                assert resp.status_code in (200, 204, 400), (dep["output"], values, resp.status_code)
+                assert resp.status_code in (200, 204, 400), (dep["output"], slots, resp.status_code)
                 body = resp.get_data(as_text=True)
                 # decode JSON escapes (\uXXXX) so that Chinese names are compared as text
                 text = json.dumps(json.loads(body), ensure_ascii=False) if (
                     body and resp.is_json) else body
                 for marker in OUT_OF_SCOPE_MARKERS:
-                    assert marker not in text, (dep["output"], values, marker)
+                    assert marker not in text, (dep["output"], slots, marker)
+    return fired
+
+
+def test_every_callback_with_forged_inputs_leaks_nothing(app, client, world):
+    county_admin = make_admin(world["engine"], "region_super", "350424", "ninghua-admin")
+    login(client, county_admin)
+    fired = _fire_every_callback(client, list(forged_values()))
     assert fired > 500
     # nothing outside the scope was changed by the forged administrative callbacks
     with world["engine"].connect() as conn:
@@ -121,6 +128,31 @@ def test_every_callback_with_forged_inputs_leaks_nothing(app, client, world):
             Binding.school_code == "S-XY-1")) is None
         # no code issued for a school outside the scope (生成权限码 on a forged row)
         assert conn.scalar(select(func.count()).select_from(PermissionCode)) == 1
+
+
+def test_a_school_admin_reaches_no_other_school_through_any_callback(app, client, world):
+    """宁化县第一中学's 学校管理员, with forged teacher ids of 仙游县's schools in rows,
+    selections and the 不通过 dialog's store: no other school's teacher is read or decided,
+    no other school is edited."""
+    engine = world["engine"]
+    with engine.connect() as conn:
+        foreign = list(conn.scalars(select(Teacher.id).where(Teacher.school_code != "S-SM-1")))
+        before = dict(conn.execute(select(Teacher.id, Teacher.cert_status)).all())
+        schools_before = conn.execute(select(School).order_by(School.code)).all()
+    school_admin = make_admin(engine, "school_admin", "S-SM-1", "ninghua-school")
+    login(client, school_admin)
+    values = [*forged_values()]
+    for tid in foreign[:4]:
+        values += [{"colId": "actions", "rowId": str(tid), "value": "通过"},
+                   {"colId": "actions", "rowId": str(tid), "value": "不通过"},
+                   [{"row_id": str(tid)}], {"ids": [tid]}, str(tid), tid]
+    assert _fire_every_callback(client, values) > 500
+    with engine.connect() as conn:
+        after = dict(conn.execute(select(Teacher.id, Teacher.cert_status)).all())
+        assert {t: after[t] for t in foreign} == {t: before[t] for t in foreign}
+        assert conn.execute(select(School).where(School.code != "S-SM-1")
+                            .order_by(School.code)).all() == [
+            s for s in schools_before if s.code != "S-SM-1"]
 
 
 # Path values a forged download needs to reach its table's scope check.
