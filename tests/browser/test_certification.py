@@ -13,7 +13,6 @@ import io
 import os
 import re
 import shutil
-from datetime import datetime
 from pathlib import Path
 
 import pytest
