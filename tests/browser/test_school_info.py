@@ -60,8 +60,9 @@ def test_a_school_admin_completes_the_school_information(world, live_server, bro
 
     page.click(".urban-rural-banner a:text-is('前往填写')")
     page.wait_for_function("() => location.pathname === '/school-info'")
-    page.wait_for_function(
-        "() => document.querySelector('#si-value-code').innerText === 'S-XY-2'")
+    page.wait_for_function(  # the page may still be on its way when the path changes
+        "() => { const e = document.querySelector('#si-value-code');"
+        " return e !== null && e.innerText === 'S-XY-2'; }")
     assert page.is_visible("#si-banner")
     assert page.inner_text("#si-value-region_path") == "福建省/莆田市/仙游县"
     assert page.inner_text("#si-value-urban_rural") == "—"
