@@ -43,6 +43,28 @@ def next_reload(reload) -> int:
     return reload + 1 if ok else 1
 
 
+def school_scope():
+    """The session's scope when it is a 学校管理员's; a callback of a school screen does
+    nothing for anyone else."""
+    from dashboard.access import require_scope
+
+    scope = require_scope()
+    if not scope.is_school:
+        raise PreventUpdate
+    return scope
+
+
+def region_scope():
+    """The session's scope when it is a region admin's; nothing happens for anyone else."""
+    from data_access.rules import is_region_admin
+    from dashboard.access import require_scope
+
+    scope = require_scope()
+    if not is_region_admin(scope):
+        raise PreventUpdate
+    return scope
+
+
 def _guarded(fn: Callable) -> Callable:
     from dashboard.access import current_scope
 

@@ -15,23 +15,16 @@ from data_access.download_tables import url_for
 from data_access.privacy import mask_account
 from data_access.schools import needs_urban_rural
 from data_access.scope import valid_id
-from dashboard.access import read, require_scope, write
+from dashboard.access import read, write
 from dashboard.security import client_ip
 from layouts import certification as view
 from layouts.admin_pages import message
 from layouts.ids import Certification as ids
 
-from . import callback, next_reload
+from . import callback, next_reload, school_scope
 
 PASS, REJECT = "通过", "不通过"
 SHOWN: dict = {}
-
-
-def _school_scope():
-    scope = require_scope()
-    if not scope.is_school:
-        raise PreventUpdate
-    return scope
 
 
 def _filters(status, title, stage) -> cert.CertFilters:
@@ -53,7 +46,7 @@ def _filters(status, title, stage) -> cert.CertFilters:
 )
 def teacher_rows(status, title, stage, page, _reload):
     """The facets' counts under each other's choices, one page of teachers, the downloads."""
-    scope = _school_scope()
+    scope = school_scope()
     f = _filters(status, title, stage)
     page = (valid_id(page) or 1) if ctx.triggered_id in (ids.PAGER, ids.RELOAD) else 1
     with read() as conn:
@@ -122,7 +115,7 @@ def _done(decision: cert.Decision) -> str:
 )
 def ask_or_decide(cell, _batch_pass, _batch_reject, selected, reload):
     """通过 (a row's link or 批量通过) decides at once; 不通过 asks for the optional reason."""
-    scope = _school_scope()
+    scope = school_scope()
     if ctx.triggered_id == ids.GRID:
         action = cell.get("value") if isinstance(cell, dict) else None
         if action not in (PASS, REJECT):
@@ -163,7 +156,7 @@ def ask_or_decide(cell, _batch_pass, _batch_reject, selected, reload):
 )
 def confirm_reject(_confirm, _cancel, rejecting, reason, reload):
     """确定不通过: the teachers of the dialog, with the reason typed (checked again)."""
-    scope = _school_scope()
+    scope = school_scope()
     if ctx.triggered_id == ids.REJECT_CANCEL:
         return no_update, no_update, False, None
     raw = rejecting.get("ids") if isinstance(rejecting, dict) else None

@@ -14,24 +14,17 @@ from flask_login import current_user
 from data_access import schools
 from data_access.privacy import mask_account
 from data_access.scope import ScopeDenied
-from dashboard.access import read, require_scope, write
+from dashboard.access import read, write
 from dashboard.security import client_ip
 from layouts import school_info as view
 from layouts.admin_pages import message
 from layouts.ids import SchoolInfo as ids
 
-from . import callback, next_reload
+from . import callback, next_reload, school_scope
 
 FIELDS = schools.INFO_EDITABLE
 SHOWN: dict = {}
 NONE = "—"
-
-
-def _school_scope():
-    scope = require_scope()
-    if not scope.is_school:
-        raise PreventUpdate
-    return scope
 
 
 @callback(
@@ -42,7 +35,7 @@ def _school_scope():
 )
 def show_school(_reload):
     """The school as stored, in the view and (ready to edit) in the form."""
-    scope = _school_scope()
+    scope = school_scope()
     with read() as conn:
         try:
             row = schools.own_school(conn, scope)
@@ -69,7 +62,7 @@ def show_school(_reload):
 )
 def switch_mode(_edit, _cancel, reload):
     """编辑 opens the form on the stored values; 取消 drops what was typed."""
-    _school_scope()
+    school_scope()
     clean = [False] * len(FIELDS)
     if ctx.triggered_id == ids.EDIT:
         return view.HIDDEN, SHOWN, *clean, None, no_update
@@ -90,7 +83,7 @@ def switch_mode(_edit, _cancel, reload):
 )
 def save_school(n_clicks, *args):
     """保存: every problem under its field, or the change saved and audit-logged."""
-    scope = _school_scope()
+    scope = school_scope()
     if not (isinstance(n_clicks, int) and not isinstance(n_clicks, bool) and n_clicks > 0):
         raise PreventUpdate
     *values, reload = args

@@ -15,29 +15,21 @@ from data_access.metrics import MINUTE_TIME
 from data_access import codes, schools
 from data_access.download_tables import url_for
 from data_access.privacy import mask_account
-from data_access.rules import is_region_admin
 from data_access.scope import ScopeDenied, authorize_region, valid_id
 from data_access.vocab import ROLE_LABELS, ROLE_SCHOOL_ADMIN
-from dashboard.access import read, require_scope, write
+from dashboard.access import read, write
 from dashboard.security import client_ip
 from layouts import admin_pages
 from layouts import schools as view
 from layouts.ids import Schools as ids
 
-from . import callback, next_reload
+from . import callback, next_reload, region_scope
 from .admin_pages import issue_and_record
 
 EDIT, DELETE, MOVE, ISSUE = "编辑", "删除", "调整隶属", "生成权限码"
 TIME = MINUTE_TIME
 FIELDS = schools.FORM_FIELDS
 DENIED = "该学校不存在或不在管理范围内"
-
-
-def _region_scope():
-    scope = require_scope()
-    if not is_region_admin(scope):
-        raise PreventUpdate
-    return scope
 
 
 def _actor() -> str:
@@ -59,7 +51,7 @@ def _export_urls(region: str, filters: schools.SchoolFilters) -> tuple[str, str]
           Input(ids.ACTIVATED, "value"), Input(ids.QUERY, "value"),
           Input(ids.PAGER, "active_page"), Input(ids.RELOAD, "data"))
 def school_rows(region, kind, urban, activated, q, page, _reload):
-    scope = _region_scope()
+    scope = region_scope()
     page = (valid_id(page) or 1) if ctx.triggered_id in (ids.PAGER, ids.RELOAD) else 1
     try:
         with read() as conn:
@@ -115,7 +107,7 @@ _FORM_FEEDBACK = [Output(ids.feedback(k), "children", allow_duplicate=True) for 
           Input(ids.FORM_CANCEL, "n_clicks"), State(ids.REGION, "value"),
           prevent_initial_call=True)
 def open_form(_add, cell, _cancel, region):
-    scope = _region_scope()
+    scope = region_scope()
     blank_checks = [False] * len(FIELDS) + [None] * len(FIELDS)
     if ctx.triggered_id == ids.FORM_CANCEL:
         return (False, no_update, None, *([no_update] * len(FIELDS)), no_update, no_update,
@@ -153,7 +145,7 @@ def open_form(_add, cell, _cancel, region):
           *[State(ids.field(k), "value") for k in FIELDS], State(ids.RELOAD, "data"),
           prevent_initial_call=True)
 def save_form(_save, editing, *args):
-    scope = _region_scope()
+    scope = region_scope()
     *field_values, reload = args
     values = dict(zip(FIELDS, field_values))
     if editing is not None and not (isinstance(editing, dict)
@@ -190,7 +182,7 @@ def save_form(_save, editing, *args):
           Input(ids.GRID, "cellRendererData"), Input(ids.DELETE_CANCEL, "n_clicks"),
           prevent_initial_call=True)
 def ask_delete(cell, _cancel):
-    scope = _region_scope()
+    scope = region_scope()
     if ctx.triggered_id == ids.DELETE_CANCEL:
         return False, no_update, None, no_update
     code = _row_action(cell, DELETE)
@@ -208,7 +200,7 @@ def ask_delete(cell, _cancel):
           Input(ids.DELETE_CONFIRM, "n_clicks"), State(ids.DELETING, "data"),
           State(ids.RELOAD, "data"), prevent_initial_call=True)
 def confirm_delete(_confirm, code, reload):
-    scope = _region_scope()
+    scope = region_scope()
     if not isinstance(code, str) or not code:
         raise PreventUpdate
     try:
@@ -232,7 +224,7 @@ def confirm_delete(_confirm, code, reload):
           Input(ids.GRID, "cellRendererData"), Input(ids.MOVE_CANCEL, "n_clicks"),
           prevent_initial_call=True)
 def ask_move(cell, _cancel):
-    scope = _region_scope()
+    scope = region_scope()
     if ctx.triggered_id == ids.MOVE_CANCEL:
         return False, no_update, no_update, None, None, None, no_update
     code = _row_action(cell, MOVE)
@@ -258,7 +250,7 @@ def ask_move(cell, _cancel):
           State(ids.MOVE_TARGET, "value"), State(ids.RELOAD, "data"),
           prevent_initial_call=True)
 def confirm_move(_confirm, code, target, reload):
-    scope = _region_scope()
+    scope = region_scope()
     if not isinstance(code, str) or not code:
         raise PreventUpdate
     if not isinstance(target, str) or not target:
@@ -284,7 +276,7 @@ def confirm_move(_confirm, code, target, reload):
           Input(ids.GRID, "cellRendererData"), State(ids.RELOAD, "data"),
           prevent_initial_call=True)
 def issue_code(cell, reload):
-    scope = _region_scope()
+    scope = region_scope()
     code = _row_action(cell, ISSUE)
     try:
         with write() as conn:

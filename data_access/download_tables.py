@@ -490,6 +490,17 @@ def _activation_region(conn, scope, args) -> RegionRow:
         raise ScopeDenied("region outside scope") from exc
 
 
+def _live_region_table(cls, conn, scope, args) -> "DownloadTable":
+    """A table of live data for a region of the caller's scope (`?region=`), dated by the
+    time of the export."""
+    args = clean_args(cls, args)
+    region = _activation_region(conn, scope, args)
+    table = cls({"region": region.code}, region.name)
+    table.region = region
+    table.read_at = _exported_at()
+    return table
+
+
 class ActivationTable(DownloadTable):
     """激活进度 as on screen, live from the bindings: the region's row, its 直属学校 and its
     child regions — or, at a region without child regions, its schools, with the region's
@@ -506,11 +517,8 @@ class ActivationTable(DownloadTable):
 
     @classmethod
     def authorize(cls, conn, scope, args, snapshot_id=None):
-        args = clean_args(cls, args)
-        region = _activation_region(conn, scope, args)
-        table = cls({"region": region.code}, region.name)
-        table.region = region
-        table.read_at = _exported_at()
+        table = _live_region_table(cls, conn, scope, args)
+        region = table.region
         # Read now, so that the columns (regions, or schools) are known before the header.
         table.table = activation.activation_table(conn, region)
         if table.table.schools_as_rows:
@@ -603,11 +611,7 @@ class TeacherCountTable(DownloadTable):
 
     @classmethod
     def authorize(cls, conn, scope, args, snapshot_id=None):
-        args = clean_args(cls, args)
-        region = _activation_region(conn, scope, args)
-        table = cls({"region": region.code}, region.name)
-        table.region = region
-        table.read_at = _exported_at()
+        table = _live_region_table(cls, conn, scope, args)
         snap = current_snapshot(conn)
         table.updated = updated_text(snapshot_time(conn, snap[0] if snap else None))
         return table
