@@ -144,6 +144,10 @@ def test_a_school_admin_reviews_the_applications(world, live_server, browser_pag
     assert "已将 20 名教师设为「已通过」" in page.inner_text("#ct-message")
     assert _statuses(world) == {"已通过": 28, "未通过": 1, "未审核": 6}
     assert page.evaluate(FITS) == [] and _latin(page) == []
+    # the selection checkboxes speak Chinese to screen readers too
+    spoken = page.eval_on_selector_all(
+        "#ct-grid input[type=checkbox]", "els => els.map(e => e.getAttribute('aria-label') || '')")
+    assert spoken and not any(re.search(r"[A-Za-z]{2,}", t) for t in spoken), spoken
     _doc(page, "certification")
 
     # the roster, as on screen
