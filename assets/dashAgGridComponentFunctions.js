@@ -61,7 +61,7 @@ dagcomponentfuncs.RowActions = function (props) {
         {
           key: name,
           type: "button",
-          className: "row-action" + (name === "删除" || name === "不通过" ? " danger" : ""),
+          className: "row-action" + (name === "删除" || name === "不通过" || name === "撤销" ? " danger" : ""),
           onClick: function () { props.setData(name); },
         },
         name

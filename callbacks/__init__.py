@@ -113,9 +113,27 @@ def _dependencies(values) -> Iterable:
             yield from _dependencies(v)
 
 
+# The 大屏's module: attached to the kiosk app under /screen/ (dashboard/app.py), never to
+# the console. A kiosk has no login and so no scope; its callbacks' guard is its token (or,
+# on the preview, the region admin's session), resolved inside each of them.
+KIOSK_MODULE = "wall_screen"
+
+
+def register_kiosk_callbacks(app) -> None:
+    module = importlib.import_module(f"{__name__}.{KIOSK_MODULE}").__name__
+    for args, kwargs, fn in _REGISTRY:
+        if fn.__module__ == module:
+            app.callback(*args, **kwargs)(fn)
+    for owner, args, kwargs in _CLIENTSIDE:
+        if owner == module:
+            app.clientside_callback(*args, **kwargs)
+
+
 def register_callbacks(app, modules: Iterable[str]) -> None:
     """Attach the callbacks of the named modules, each behind the scope guard."""
     wanted = set()
+    if KIOSK_MODULE in modules:
+        raise ValueError("the 大屏's callbacks belong to the kiosk app only")
     for name in modules:
         wanted.add(importlib.import_module(f"{__name__}.{name}").__name__)
     for args, kwargs, fn in _REGISTRY:

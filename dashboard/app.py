@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
 import dash
 from flask import Flask, abort, current_app, g, jsonify, redirect, request
 from sqlalchemy.exc import OperationalError
+from werkzeug.middleware.proxy_fix import ProxyFix
 from flask_login import current_user
 from sqlalchemy import Engine
 
 from data_access.db import make_engine
+from data_access.wall_screen import ScreenCache
 from layouts.ids import Activation, Stats
 
-from . import auth, downloads, errors, pages
+from . import auth, downloads, errors, kiosk, pages
 from .input_guard import reject_hostile_input
 from .access import current_scope
 from .security import CSRF_COOKIE, content_security_policy, csrf_token, csrf_valid, no_store
@@ -37,6 +39,10 @@ class AppState:
     engine: Engine
     static_files: StaticFiles
     dash_app: dash.Dash | None = None
+    kiosk_app: dash.Dash | None = None  # the 大屏 under /screen/ (dashboard/kiosk.py)
+    # The 大屏's data by (region, training, snapshot): every screen of a region polling this
+    # worker shares one read per snapshot.
+    screen_cache: ScreenCache = field(default_factory=ScreenCache)
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -52,6 +58,9 @@ def create_app(settings: Settings | None = None) -> Flask:
         TESTING=settings.testing,
     )
     server.session_interface = SessionInterface()
+    if settings.trusted_proxies:
+        n = settings.trusted_proxies
+        server.wsgi_app = ProxyFix(server.wsgi_app, x_for=n, x_proto=n, x_host=n)
     state = AppState(settings, make_engine(settings.database_url), StaticFiles(ASSETS_DIR))
     server.extensions["yanxiu"] = state
     server.jinja_env.globals.update(asset_url=state.static_files.asset_url,
@@ -61,12 +70,15 @@ def create_app(settings: Settings | None = None) -> Flask:
     server.register_blueprint(auth.bp)
     server.register_blueprint(downloads.bp)
 
+    # Built first: the console is the app Dash's pages machinery refers to (the last one made).
+    state.kiosk_app = kiosk.create_kiosk_app(server, ASSETS_DIR, INDEX_PAGE)
     app = dash.Dash(
         __name__,
         server=server,
         use_pages=True,
         pages_folder="",
         assets_folder=str(ASSETS_DIR),
+        assets_ignore=rf"^{kiosk.ASSET_PREFIX.replace('.', '[.]')}",
         suppress_callback_exceptions=True,
         title="研修管理工作台",
         update_title=None,
@@ -80,6 +92,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config.include_pages_meta = False
     app.index_string = INDEX_PAGE
     _translate_loading_text(app)
+    _translate_loading_text(state.kiosk_app)
     pages.register(app)
     state.dash_app = app
 
@@ -133,12 +146,16 @@ def _database_unavailable(exc):
     """The database went away: a clear message instead of a stack trace. The engine's pool
     pre-ping reconnects by itself once the database is back."""
     current_app.logger.error("database unavailable: %s", exc.__class__.__name__)
-    if request.path.startswith(("/_dash", "/export")):
+    if request.path.startswith(("/_dash", "/export", "/screen/_dash")):
         return jsonify({"error": "数据库暂时无法连接，请稍后重试"}), 503
     # Rendered without Flask's context processors: flask-login's would query the database.
     page = current_app.jinja_env.get_template("unavailable.html").render(
         title="暂时无法访问", error=None, message=None, wide=False)
     return page, 503
+
+
+def login_redirect(target: str):
+    return redirect(f"/login?next={quote(target, safe='')}")
 
 
 def _require_login():
@@ -147,11 +164,20 @@ def _require_login():
         return None
     if path == "/logout":
         return None
+    if kiosk.is_kiosk_path(path):
+        refused = kiosk.kiosk_access(path)
+        if refused is not None:
+            return refused
+        if path == kiosk.UPDATE_PATH:
+            kiosk_app = current_app.extensions["yanxiu"].kiosk_app
+            if not _names_a_callback(kiosk_app):
+                abort(400)
+        return None
     if not current_user.is_authenticated:
         if path.startswith(("/_dash", "/export", "/_reload")):
             return jsonify({"error": "未登录或登录已过期"}), 401
         target = request.full_path if request.query_string else path
-        return redirect(f"/login?next={quote(target, safe='')}")
+        return login_redirect(target)
     if path not in UNBOUND_PATHS and not path.startswith(("/_dash", "/export")) \
             and current_scope() is None:
         # Deny by default: a user with no binding sees only the binding page.
@@ -161,20 +187,21 @@ def _require_login():
         if not csrf_valid(request.headers.get("X-CSRFToken")):
             abort(403)
         if path == "/_dash-update-component" and not (
-                _names_a_callback() and _router_inputs_are_paths()):
+                _names_a_callback(current_app.extensions["yanxiu"].dash_app)
+                and _router_inputs_are_paths()):
             abort(400)
     return None
 
 
-def _names_a_callback() -> bool:
-    """The body names a registered callback and carries its inputs and states in the shape
-    the Dash renderer sends: anything else would fail inside Dash's dispatcher (KeyError,
-    TypeError) instead of being refused."""
+def _names_a_callback(dash_app: dash.Dash) -> bool:
+    """The body names a callback registered on `dash_app` and carries its inputs and states
+    in the shape the Dash renderer sends: anything else would fail inside Dash's dispatcher
+    (KeyError, TypeError) instead of being refused."""
     body = request.get_json(silent=True)
     output = body.get("output") if isinstance(body, dict) else None
-    dash_app = current_app.extensions["yanxiu"].dash_app
     spec = dash_app.callback_map.get(output) if isinstance(output, str) else None
-    if spec is None:
+    # A browser-side callback has no server function to run.
+    if spec is None or "callback" not in spec or not _outputs_match(output, body.get("outputs")):
         return False
     for part in ("inputs", "state"):
         given = body.get(part) or []
@@ -188,6 +215,28 @@ def _names_a_callback() -> bool:
                     return False
     changed = body.get("changedPropIds", [])
     return isinstance(changed, list) and all(isinstance(c, str) for c in changed)
+
+
+def _outputs_match(output: str, outputs) -> bool:
+    """`outputs` names exactly the outputs of the `output` string (one dict, or a list of
+    them for a callback with several), as the renderer sends them. A pattern-matching output
+    (`{"type": …, "index": ALL}`) arrives as the matched components' ids: their property is
+    checked, their ids are the callback's own business."""
+    names = output[2:-2].split("...") if output.startswith("..") else [output]
+    given = outputs if output.startswith("..") else [outputs]
+    if not isinstance(given, list) or len(given) != len(names):
+        return False
+    for name, item in zip(names, given):
+        cid, _, prop = name.split("@")[0].rpartition(".")
+        if cid.startswith("{"):
+            items = item if isinstance(item, list) else [item]
+            if not all(isinstance(i, dict) and isinstance(i.get("id"), dict)
+                       and i.get("property") == prop for i in items):
+                return False
+        elif not (isinstance(item, dict) and item.get("id") == cid
+                  and item.get("property") == prop):
+            return False
+    return True
 
 
 def _router_inputs_are_paths() -> bool:
@@ -216,7 +265,7 @@ def _secure_headers(response):
     response.headers.setdefault("Referrer-Policy", "same-origin")
     state = current_app.extensions["yanxiu"]
     response.headers["Content-Security-Policy"] = content_security_policy(
-        state.dash_app.csp_hashes())
+        list(dict.fromkeys([*state.dash_app.csp_hashes(), *state.kiosk_app.csp_hashes()])))
     if is_static_path(request.path):
         return state.static_files.finish(response)
     if request.path.startswith(CHART_PAGE_PREFIX) and response.status_code == 200 \

@@ -90,13 +90,18 @@ def import_cmd(kind: str, file: str, dry_run: bool, errors_file: str | None) -> 
 
     if kind not in KINDS:
         raise click.UsageError(f"KIND must be one of: {', '.join(KINDS)}")
+    from .progress import Progress, count_lines
+
     settings = _settings()
     started = time.perf_counter()
+    shown = Progress(f"{'checking' if dry_run else 'importing'} {kind}",
+                     total=count_lines(file))
     try:
         result = import_file(make_engine(settings.database_url), kind, file,
                              id_key=settings.id_hash_key.encode(), dry_run=dry_run,
-                             errors_file=errors_file)
+                             errors_file=errors_file, progress=shown.rows)
     except ImportRefused as exc:
+        shown.done()
         for err in exc.errors:
             click.echo(str(err), err=True)
         if exc.unlisted:
@@ -107,6 +112,7 @@ def import_cmd(kind: str, file: str, dry_run: bool, errors_file: str | None) -> 
             click.echo(exc.report_problem, err=True)
         click.echo(f"refused: {exc.total} error(s); nothing was written", err=True)
         sys.exit(1)
+    shown.done()
     verb = "checked" if dry_run else "imported"
     click.echo(
         f"{verb} {result.rows} {kind} rows: {result.inserted} new, {result.updated} updated, "
@@ -123,12 +129,30 @@ def refresh() -> None:
     from data_access.refresh import RefreshError
     from data_access.refresh import refresh as run_refresh
 
+    engine = _engine()
+    shown = _refresh_progress(engine)
     try:
-        result = run_refresh(_engine())
+        result = run_refresh(engine, progress=shown.stage)
     except RefreshError as exc:
+        shown.done()
         raise click.ClickException(str(exc)) from exc
+    shown.done()
     click.echo(f"snapshot {result.snapshot_id} ready in {result.seconds:.1f} s "
                f"({result.trainings} trainings, {result.region_rows} region rows)")
+
+
+def _refresh_progress(engine):
+    from data_access.refresh import STAGES, last_refresh_seconds
+
+    from .progress import Progress
+
+    try:
+        with engine.connect() as conn:
+            expected = last_refresh_seconds(conn)
+    except Exception:  # a database without the tables yet: no estimate
+        expected = None
+    stages = len(STAGES) if engine.dialect.name == "sqlite" else len(STAGES) - 1
+    return Progress("refresh", stages=stages, expected_s=expected)
 
 
 @main.command("gen-demo")
@@ -137,10 +161,14 @@ def refresh() -> None:
 @click.option("--seed", type=int, default=2022)
 def gen_demo(scale: str, out_dir: str, seed: int) -> None:
     """Write the six import files of a demo data set."""
-    from data_access.demo import generate
+    from data_access.demo import expected_teachers, generate
+
+    from .progress import Progress
 
     started = time.perf_counter()
-    files = generate(scale, out_dir, seed=seed)
+    shown = Progress(f"gen-demo {scale}: teachers", total=expected_teachers(scale))
+    files = generate(scale, out_dir, seed=seed, progress=shown.rows)
+    shown.done()
     for kind, path in files.items():
         click.echo(f"{kind}: {path}")
     click.echo(f"done in {time.perf_counter() - started:.1f} s")
@@ -226,6 +254,88 @@ def code_issue(role: str, scope_code: str, days: int) -> None:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"{role} code for {scope_code}, valid until {issued.expires_at:%Y-%m-%d %H:%M}:")
     click.echo(issued.code)
+
+
+@main.group("screen-token")
+def screen_token() -> None:
+    """Kiosk links of the wall screen (大屏)."""
+
+
+@screen_token.command("issue")
+@click.option("--region", "region_code", required=True, help="Region code the screen shows.")
+@click.option("--training", "training_code", default=None,
+              help="Training code; without it the screen follows the current training.")
+@click.option("--label", required=True, help="Where the screen hangs, e.g. 三楼会议室.")
+@click.option("--expires", default=None,
+              help="Last day the link works (YYYY-MM-DD); without it the link does not expire.")
+def screen_token_issue(region_code: str, training_code: str | None, label: str,
+                       expires: str | None) -> None:
+    """Issue a kiosk link as the platform operator; prints its path (shown only this once)."""
+    from datetime import date
+
+    from data_access import audit, display_tokens
+
+    try:
+        expires_on = date.fromisoformat(expires) if expires else None
+    except ValueError as exc:
+        raise click.ClickException("有效期格式应为 YYYY-MM-DD，如 2026-12-31") from exc
+    try:
+        with _engine().begin() as conn:
+            issued = display_tokens.issue(conn, None, user_id=None, region_code=region_code,
+                                          training_code=training_code, label=label,
+                                          expires_on=expires_on)
+            row = display_tokens.list_tokens(conn, None, token_id=issued.id)[0]
+            audit.record(conn, "screen_token_issue", actor="cli", region_code=row.region_code,
+                         detail={"token_id": issued.id, "label": row.label,
+                                 "training": row.training_code or ""})
+    except display_tokens.TokenError as exc:
+        raise click.ClickException(str(exc)) from exc
+    until = f"{row.expires_at:%Y-%m-%d}" if row.expires_at else "长期有效"
+    click.echo(f"大屏链接 #{issued.id}「{row.label}」：{row.region_name}，{row.training_name}，"
+               f"有效期至 {until}")
+    click.echo(issued.path)
+    click.echo("该链接只显示这一次：请在服务器地址后加上这个路径，在大屏设备的浏览器中打开。")
+
+
+@screen_token.command("list")
+def screen_token_list() -> None:
+    """Every kiosk link, newest first."""
+    from data_access import display_tokens
+
+    with _engine().connect() as conn:
+        rows = display_tokens.list_tokens(conn, None)
+    table = [("ID", "大屏名称", "区域", "培训", "签发时间", "有效期至", "最近访问", "访问IP", "状态")]
+    for r in rows:
+        table.append((str(r.id), r.label, r.region_name, r.training_name,
+                      f"{r.created_at:%Y-%m-%d %H:%M}",
+                      f"{r.expires_at:%Y-%m-%d}" if r.expires_at else "长期有效",
+                      f"{r.last_seen_at:%Y-%m-%d %H:%M}" if r.last_seen_at else "从未访问",
+                      r.last_seen_ip or "—", r.status))
+    if not rows:
+        click.echo("暂无大屏链接")
+        return
+    widths = [max(_display_width(r[i]) for r in table) for i in range(len(table[0]))]
+    for r in table:
+        click.echo("  ".join(_pad(cell, w) for cell, w in zip(r, widths)).rstrip())
+
+
+@screen_token.command("revoke")
+@click.argument("token_id")
+def screen_token_revoke(token_id: str) -> None:
+    """Revoke a kiosk link by its ID (see `yanxiu screen-token list`)."""
+    from data_access import audit, display_tokens
+
+    # Anything but a plain number is passed on as it is, for revoke's own refusal.
+    token_id = int(token_id) if token_id.isascii() and token_id.isdigit() else token_id
+    try:
+        with _engine().begin() as conn:
+            row = display_tokens.revoke(conn, None, token_id, user_id=None)
+            audit.record(conn, "screen_token_revoke", actor="cli", region_code=row.region_code,
+                         detail={"token_id": row.id, "label": row.label,
+                                 "training": row.training_code or ""})
+    except display_tokens.TokenError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"已撤销大屏链接 #{row.id}「{row.label}」")
 
 
 # --------------------------------------------------------------------------- exports
@@ -396,7 +506,7 @@ def _pad(text: str, width: int) -> str:
 def _build_demo(settings: Settings, folder: Path, scale: str) -> None:
     from data_access import accounts
     from data_access.demo import (IMPORT_ORDER, demo_schools, generate, seed_admins,
-                                  seed_review_backlog)
+                                  seed_history, seed_review_backlog)
     from data_access.importers import import_file
     from data_access.refresh import refresh as run_refresh
     from data_access.schema import upgrade
@@ -407,14 +517,25 @@ def _build_demo(settings: Settings, folder: Path, scale: str) -> None:
     engine = make_engine(f"sqlite:///{tmp_db}")
     click.echo("creating the demo database (first run only) …")
     upgrade(engine)
+    from data_access.demo import expected_teachers
+
+    from .progress import Progress, count_lines
+
     started = time.perf_counter()
-    files = generate(scale, folder / "data")
+    shown = Progress("  demo files: teachers", total=expected_teachers(scale))
+    files = generate(scale, folder / "data", progress=shown.rows)
+    shown.done()
     click.echo(f"  demo files written ({time.perf_counter() - started:.1f} s)")
     for kind in IMPORT_ORDER:
         t = time.perf_counter()
-        result = import_file(engine, kind, files[kind], id_key=settings.id_hash_key.encode())
+        shown = Progress(f"  {kind}", total=count_lines(files[kind]))
+        result = import_file(engine, kind, files[kind], id_key=settings.id_hash_key.encode(),
+                             progress=shown.rows)
+        shown.done()
         click.echo(f"  {kind}: {result.rows} rows ({time.perf_counter() - t:.1f} s)")
-    result = run_refresh(engine)
+    shown = _refresh_progress(engine)
+    result = run_refresh(engine, progress=shown.stage)
+    shown.done()
     click.echo(f"  refresh: {result.seconds:.1f} s")
     schools = demo_schools(files["schools"])
     with engine.begin() as conn:
@@ -424,10 +545,12 @@ def _build_demo(settings: Settings, folder: Path, scale: str) -> None:
             accounts.grant(conn, uid, u.role, scope)
         seeded = seed_admins(conn)
         backlog = seed_review_backlog(conn, schools["xianyou-middle"][0])
+        history = seed_history(conn, result.started_at.date())
     click.echo(f"  admin accounts: {seeded.school_admins} school admins, "
                f"{seeded.region_admins} region admins")
     click.echo(f"  教师管理 of {schools['xianyou-middle'][1]}: {backlog.pending} 未审核, "
                f"{backlog.rejected} 未通过")
+    click.echo(f"  daily history since each training began: {history} rows")
     engine.dispose()
     # Only a complete database takes the final name, so an interrupted first run starts over.
     # Its snapshot files (data_access/snapshot_store.py) follow it.

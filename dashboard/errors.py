@@ -26,7 +26,7 @@ ERROR_TEXTS = {
     500: ("系统内部错误", "服务器处理请求时出错，请稍后重试；如果问题持续出现，请联系平台运维人员。"),
 }
 _CJK = re.compile(r"[\u4e00-\u9fff]")
-JSON_PREFIXES = ("/_dash", "/_reload", "/export/jobs")
+JSON_PREFIXES = ("/_dash", "/_reload", "/export/jobs", "/screen/_dash")
 
 
 def error_text(exc: HTTPException) -> tuple[str, str]:

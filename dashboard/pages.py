@@ -41,6 +41,8 @@ def guarded_layout(path_screens: list[Screen]):
         if screen is None:
             roles = frozenset().union(*(s.roles for s in path_screens))
             return shell.notice("无权访问", DENIED_TEXT.get(roles, "您当前的管理权限无法访问该功能。"))
+        # A URL parameter named like the layout's own argument (`?scope=…`) is not one.
+        params.pop("scope", None)
         content = screen.layout(scope, **params)
         if scope.is_school and not screen.own_banner:
             with read() as conn:

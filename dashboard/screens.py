@@ -26,6 +26,7 @@ from layouts import (
     teacher_counts,
     training_list,
     training_stats,
+    wall_admin,
 )
 from layouts.shell import PRODUCT_NAME, MenuEntry
 
@@ -118,6 +119,8 @@ def _schools(scope, **params):
 SCREENS: tuple[Screen, ...] = (
     Screen("home", "/", "教师研修", REGION_ROLES, _training_list, group="专项管理",
            callbacks="training_list", page_title=PRODUCT_NAME),
+    Screen("wall_admin", "/wall-screens", "大屏管理", REGION_ROLES, wall_admin.page,
+           group="专项管理", callbacks="wall_admin"),
     Screen("school_info", "/school-info", "学校（机构）信息", SCHOOL_ROLES,
            lambda scope, **_: school_info.page(), group="基本管理", callbacks="school_info",
            own_banner=True),
@@ -189,7 +192,7 @@ def registry_problems(screens: tuple[Screen, ...] = SCREENS) -> list[str]:
     import callbacks
 
     present = set(callbacks.module_names())
-    named = set(callback_modules(screens))
+    named = set(callback_modules(screens)) | {callbacks.KIOSK_MODULE}
     problems = [f"callbacks/{m}.py is not registered by any screen" for m in sorted(present - named)]
     problems += [f"callbacks/{m}.py does not exist" for m in sorted(named - present)]
     problems += [f"callbacks/{m}.py declares no callback" for m in sorted(named & present)

@@ -26,12 +26,26 @@ class Settings:
     export_dir: Path = field(default_factory=lambda: instance_dir() / "exports")
     # Rows above which a download becomes a background job (SPEC §6).
     inline_export_limit: int = 20_000
+    # The 大屏 (SPEC §4.6): how often it asks for a new snapshot, moves its highlighted
+    # sub-region on, and reloads itself.
+    screen_poll_seconds: int = 60
+    screen_rotate_seconds: int = 15
+    screen_reload_hours: float = 6.0
+    # Reverse proxies in front of `serve` whose X-Forwarded-For/-Proto/-Host are believed
+    # (client IPs of the audit log, rate limits and 大屏 visits; the kiosk link's address).
+    trusted_proxies: int = 0
 
     def __post_init__(self) -> None:
         if not self.database_url:
             self.database_url = f"sqlite:///{instance_dir() / 'yanxiu.db'}"
         if not self.id_hash_key:
             self.id_hash_key = self.secret_key
+        if not 0 <= self.trusted_proxies <= 5:
+            raise ValueError("YANXIU_TRUSTED_PROXIES must be between 0 and 5")
+        if not (1 <= self.screen_poll_seconds <= 3600 and 1 <= self.screen_rotate_seconds <= 3600
+                and 0.01 <= self.screen_reload_hours <= 168):
+            raise ValueError("screen timings out of range: poll and rotation 1–3600 s, "
+                             "reload 0.01–168 h")
 
     @property
     def has_real_secret(self) -> bool:
@@ -49,6 +63,15 @@ class Settings:
             id_hash_key=env.get("YANXIU_ID_HASH_KEY", ""),
             secure_cookies=env.get("YANXIU_SECURE_COOKIES", "").lower() in ("1", "true", "yes"),
         )
+        for name, key, kind in (("screen_poll_seconds", "YANXIU_SCREEN_POLL_SECONDS", int),
+                                ("screen_rotate_seconds", "YANXIU_SCREEN_ROTATE_SECONDS", int),
+                                ("screen_reload_hours", "YANXIU_SCREEN_RELOAD_HOURS", float),
+                                ("trusted_proxies", "YANXIU_TRUSTED_PROXIES", int)):
+            if env.get(key):
+                try:
+                    values[name] = kind(env[key])
+                except ValueError:
+                    raise ValueError(f"{key} must be a number, not {env[key]!r}") from None
         if env.get("YANXIU_EXPORT_DIR"):
             values["export_dir"] = Path(env["YANXIU_EXPORT_DIR"])
         values.update(overrides)

@@ -30,6 +30,8 @@ from .security import no_store
 SUITES_PREFIX = "/_dash-component-suites/"
 ASSETS_PREFIX = "/assets/"
 FAVICON_PATH = "/_favicon.ico"
+# The 大屏's own Dash app (dashboard/kiosk.py) serves the same kinds of files under this prefix.
+KIOSK_PREFIX = "/screen"
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"
@@ -59,7 +61,13 @@ def preload_header(bundles: tuple[str, ...]) -> str:
     return ", ".join(f"<{SUITES_PREFIX}{path}>; rel=preload; as=script" for path in bundles)
 
 
+def _app_path(path: str) -> str:
+    """The path as the console's app would name the same file."""
+    return path[len(KIOSK_PREFIX):] if path.startswith(KIOSK_PREFIX + "/") else path
+
+
 def is_static_path(path: str) -> bool:
+    path = _app_path(path)
     return path.startswith((SUITES_PREFIX, ASSETS_PREFIX)) or path == FAVICON_PATH
 
 
@@ -105,7 +113,7 @@ class StaticFiles:
         return response
 
     def _versioned(self) -> bool:
-        path = request.path
+        path = _app_path(request.path)
         if path.startswith(SUITES_PREFIX):
             return check_fingerprint(path)[1]
         if path.startswith(ASSETS_PREFIX):

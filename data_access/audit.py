@@ -14,6 +14,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, insert, or_, select
 
+from .display_tokens import CURRENT_TRAINING_LABEL
 from .metrics import integer
 from .models import (
     AuditLog,
@@ -77,6 +78,8 @@ ACTION_LABELS = {
     "school_move": "调整隶属",
     "teacher_counts_import": "导入专任教师数",
     "cert_decision": "认证审核",
+    "screen_token_issue": "大屏链接生成",
+    "screen_token_revoke": "大屏链接撤销",
 }
 OTHER_ACTION = "其他操作"
 OUTCOME_LABELS = {"ok": "成功", "failed": "失败", "denied": "拒绝", "limited": "限流"}
@@ -109,6 +112,7 @@ KEY_LABELS = {
     "skipped": "未填写",
     "status": "审核结果", "teachers": "教师人数", "cert_status": "审核状态", "title": "职称",
     "accounts": "教师账号",
+    "token_id": "大屏链接", "label": "大屏名称",
 }
 #: Fields of a school as the 学校管理 sentences name them.
 SCHOOL_FIELD_LABELS = {
@@ -425,11 +429,28 @@ def describe(action: str, outcome: str, detail: dict, names: Names, scope_name: 
         if isinstance(accounts, list) and accounts:
             parts.append("教师账号：" + "、".join(_text(a) for a in accounts))
         return _sentence(head, *parts, *_rest(d, names))
+    if action in ("screen_token_issue", "screen_token_revoke"):
+        return _screen_token_sentence(action, d, names, scope_name)
     if action == "scope_switch":
         binding = _get(names.bindings, d.pop("binding_id", None))
         head = (f"切换到「{_role(binding[1])}」{binding[2]}" if binding else "切换管理范围")
         return _sentence(head, *_rest(d, names))
     return _sentence(ACTION_LABELS.get(action, OTHER_ACTION), *_rest(d, names))
+
+
+def _screen_token_sentence(action: str, d: dict, names: Names, scope_name: str) -> str:
+    """`生成大屏链接「三楼会议室」（#3），区域：仙游县，培训：当前培训（自动跟随）`. The token itself
+    is never logged; the link is named by its label and id."""
+    verb = "生成" if action == "screen_token_issue" else "撤销"
+    token_id, label = d.pop("token_id", None), d.pop("label", None)
+    head = f"{verb}大屏链接「{_text(label)}」"
+    if isinstance(token_id, int) and not isinstance(token_id, bool):
+        head += f"（#{token_id}）"
+    parts = [f"区域：{scope_name or '—'}"]
+    if "training" in d:
+        training = d.pop("training")
+        parts.append("培训：" + (names.training(training) if training else CURRENT_TRAINING_LABEL))
+    return _sentence(head, *parts, *_rest(d, names))
 
 
 def _teacher_counts_head(d: dict) -> str:

@@ -394,7 +394,8 @@ class _School:
 
 class _Generator:
     def __init__(self, scale: str, out_dir: Path, seed: int, today: _dt.date,
-                 factor: float) -> None:
+                 factor: float, progress=None) -> None:
+        self.progress = progress
         self.cfg = _SCALE_CONFIG[scale]
         self.scale = scale
         self.out_dir = out_dir
@@ -916,6 +917,8 @@ class _Generator:
         failed_share = 0.02
         idx = self.next_teacher
         for school in schools:
+            if self.progress is not None:
+                self.progress(idx)
             unit = school.unit
             code = school.code
             stage_table = _STAGE_TABLES[school.school_type]
@@ -1374,8 +1377,11 @@ def generate(
     seed: int = 2022,
     today: _dt.date | None = None,
     teacher_factor: float = 1.0,
+    progress=None,
 ) -> dict[str, Path]:
     """Write the six demo import files into ``out_dir``; return kind → path.
+
+    ``progress`` (a callable) is told how many teachers were written so far, school by school.
 
     ``today`` anchors the ongoing training (start 30 days before, end 60 days after) and the
     application dates; the output is identical for the same scale, seed, today and factor.
@@ -1387,7 +1393,12 @@ def generate(
     if not teacher_factor > 0:
         raise ValueError("teacher_factor must be positive")
     today = today or _dt.date.today()
-    return _Generator(scale, Path(out_dir), seed, today, teacher_factor).run()
+    return _Generator(scale, Path(out_dir), seed, today, teacher_factor, progress).run()
+
+
+def expected_teachers(scale: str, teacher_factor: float = 1.0) -> int:
+    """About how many teachers `generate` writes (the progress display's total)."""
+    return round(_SCALE_CONFIG[scale].teachers * teacher_factor)
 
 
 # --------------------------------------------------------------------------- admin accounts
@@ -1601,3 +1612,87 @@ def seed_review_backlog(conn, school_code: str, *, today: _dt.date | None = None
             decided_at=applied + _dt.timedelta(days=2), decided_by=None,
             decision_reason=_REJECT_REASONS[i % len(_REJECT_REASONS)]))
     return ReviewBacklog(len(pending), len(rejected))
+
+
+# --------------------------------------------------------------------------- daily history
+
+_MAX_HISTORY_DAYS = 90
+
+
+def seed_history(conn, today: _dt.date | None = None, *, seed: int = 2026) -> int:
+    """Give the demo the daily history a real deployment collects one nightly refresh at a
+    time, so that the 大屏's trend and the ▲/▼ of every screen have days to compare with.
+
+    Day d of a training holds a share f(d) of each region's own part (its subtree's totals
+    minus its children's) — f rising from the training's start to 1 on its last day (or
+    today) — rounded down and summed up the tree, so every day is consistent: a region is
+    the sum of its children and its 直属学校, 已通过 ≤ everyone, completed ≤ learners ≤
+    participants, and the numbers never go down. Returns the rows written; days that
+    already have rows are left alone."""
+    from sqlalchemy import insert, select
+
+    from .models import AggHistory, Region, Training
+
+    today = today or _dt.date.today()
+    parents = dict(conn.execute(select(Region.code, Region.parent_code)).all())
+    trainings = conn.execute(select(Training.id, Training.start_at, Training.end_at)).all()
+    latest = conn.execute(select(AggHistory.__table__).where(AggHistory.day == today)).all()
+    have = set(conn.execute(select(AggHistory.day, AggHistory.training_id).distinct()).all())
+    written = 0
+    for tid, start_at, end_at in trainings:
+        first, last = start_at.date(), min(end_at.date(), today)
+        if last <= first:
+            continue
+        first = max(first, last - _dt.timedelta(days=_MAX_HISTORY_DAYS))
+        # A finished training's days run to its last day (which holds the final numbers);
+        # a running one's to yesterday (today's numbers are the refresh's own).
+        finished = end_at.date() < today
+        days = [first + _dt.timedelta(days=i) for i in range((last - first).days + finished)]
+        span = len(days) + (0 if finished else 1)
+        for certified in (False, True):
+            rows = {r.region_code: (r.participants, r.learners, r.hours_tenths, r.completed)
+                    for r in latest if r.training_id == tid and r.certified_only is certified
+                    and r.participants}
+            own = _own_parts(rows, parents)
+            sid = next((r.snapshot_id for r in latest), 0)
+            speeds = {code: 1.4 + random.Random(f"{seed}:{code}").random() * 1.8 for code in own}
+            batch = []
+            for i, day in enumerate(days):
+                if (day, tid) in have:
+                    continue
+                t = (i + 1) / span
+                totals: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+                for code, (p, l, h, c) in own.items():
+                    fp = 0.08 + 0.92 * (1 - (1 - t) ** speeds[code])
+                    fl = fp * (0.9 + 0.1 * t)
+                    fc = fl * t ** 1.6
+                    part = (math.floor(p * fp), math.floor(l * fl), math.floor(h * (fl + fc) / 2),
+                            math.floor(c * fc))
+                    node = code
+                    while node is not None and node in parents:
+                        if node in rows:
+                            acc = totals[node]
+                            for k in range(4):
+                                acc[k] += part[k]
+                        node = parents[node]
+                for code, (p, l, h, c) in totals.items():
+                    batch.append({"day": day, "training_id": tid, "region_code": code,
+                                  "certified_only": certified, "participants": p,
+                                  "learners": l, "hours_tenths": h, "completed": c,
+                                  "snapshot_id": sid})
+            for start in range(0, len(batch), 5000):
+                conn.execute(insert(AggHistory), batch[start:start + 5000])
+            written += len(batch)
+    return written
+
+
+def _own_parts(rows: dict[str, tuple[int, int, int, int]], parents: dict[str, str | None]
+               ) -> dict[str, tuple[int, ...]]:
+    """Each region's subtree totals minus those of its children that have rows."""
+    own = {code: list(v) for code, v in rows.items()}
+    for code, values in rows.items():
+        parent = parents.get(code)
+        if parent in own:
+            for k in range(4):
+                own[parent][k] -= values[k]
+    return {code: tuple(max(0, x) for x in v) for code, v in own.items()}

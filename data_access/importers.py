@@ -932,6 +932,11 @@ class _Context:
     # Called inside the import's transaction just before it commits (not on a dry run, not
     # when anything is wrong), e.g. to write the audit entry in the same transaction.
     before_commit: Callable[[Connection, "ImportResult"], None] | None = None
+    # Told the number of the row being read every PROGRESS_EVERY rows (the CLI's progress).
+    progress: Callable[[int], None] | None = None
+
+
+PROGRESS_EVERY = 2000
 
 
 @dataclass
@@ -1779,7 +1784,10 @@ def _run(
         try:
             importer.load(conn)
             try:
+                progress = ctx.progress
                 for row_no, cells in enumerate(rows, start=2):
+                    if progress is not None and (row_no - 1) % PROGRESS_EVERY == 0:
+                        progress(row_no - 1)
                     if row_no % REPORT_EVERY == 0 and report.pending:
                         # Flush the open batch first: its checks against stored rows are the
                         # last errors its rows can get, so every error before this row is
@@ -1881,6 +1889,7 @@ def import_file(
     skip_blank_counts: bool = False,
     max_rows: int | None = None,
     before_commit: Callable[[Connection, ImportResult], None] | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> ImportResult:
     """Validate ``path`` as a ``kind`` file and upsert it in one transaction.
 
@@ -1890,7 +1899,8 @@ def import_file(
     With ``dry_run`` the counts are computed the same way and nothing is written.
     ``source`` names the file in what is stored (default: the file's name; an upload is
     saved under a temporary name). ``updated_by``, ``within``, ``skip_blank_counts``,
-    ``max_rows`` and ``before_commit`` are the console's options (see :class:`_Context`).
+    ``max_rows`` and ``before_commit`` are the console's options (see :class:`_Context`);
+    ``progress`` is told how many data rows were read, every few thousand.
     """
     path = Path(path)
     now = now or datetime.now().replace(microsecond=0)
@@ -1909,7 +1919,8 @@ def import_file(
                                             source=source or path.name, write=not dry_run,
                                             updated_by=updated_by, within=within,
                                             skip_blank_counts=skip_blank_counts,
-                                            max_rows=max_rows, before_commit=before_commit),
+                                            max_rows=max_rows, before_commit=before_commit,
+                                            progress=progress),
                                    report, dry_run)
             except _FileProblem as problem:  # the file cannot be read at all
                 report.add(RowError(problem.row, FILE_COLUMN, problem.reason))

@@ -225,6 +225,28 @@ class PermissionCode(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
+class DisplayToken(Base):
+    """A kiosk link of the 大屏 (SPEC §4.6): one region, one training or the current one.
+
+    Only the SHA-256 of the token is kept; the token itself is shown once, when issued."""
+
+    __tablename__ = "display_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(String(100))
+    region_code: Mapped[str] = mapped_column(String(20), ForeignKey("regions.code"))
+    # None: the screen follows the current training (进行中, else the latest).
+    training_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("trainings.id"))
+    issued_by: Mapped[int | None] = mapped_column(Integer, ForeignKey("users.id"))  # None: CLI
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+    revoked_by: Mapped[int | None] = mapped_column(Integer, ForeignKey("users.id"))
+    last_seen_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_seen_ip: Mapped[str | None] = mapped_column(String(45))
+
+
 class WebSession(Base):
     """Server-side session: the browser holds only the random id."""
 
@@ -460,6 +482,7 @@ __all__ = [
     "Binding",
     "PermissionCode",
     "WebSession",
+    "DisplayToken",
     "AuditLog",
     "RateEvent",
     "Snapshot",

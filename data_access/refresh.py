@@ -65,7 +65,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Iterator
+from typing import Callable, Iterator
 
 from sqlalchemy.schema import CreateIndex, CreateTable
 from sqlalchemy import (
@@ -149,24 +149,44 @@ class RefreshResult:
     school_rows: int
 
 
+# Built once: every request of a statistics screen, and every 大屏 poll, asks.
+_CURRENT = (select(Snapshot.id, Snapshot.finished_at)
+            .join(CurrentSnapshot, CurrentSnapshot.snapshot_id == Snapshot.id)
+            .where(CurrentSnapshot.id == 1))
+
+
 def current_snapshot(conn: Connection) -> tuple[int, datetime] | None:
     """(snapshot_id, finished_at) of the served snapshot; None if no refresh ever finished
     (or, on SQLite, its file is gone, e.g. after restoring the database file alone from a
     backup: the next refresh builds it again)."""
-    row = conn.execute(
-        select(Snapshot.id, Snapshot.finished_at)
-        .join(CurrentSnapshot, CurrentSnapshot.snapshot_id == Snapshot.id)
-        .where(CurrentSnapshot.id == 1)
-    ).first()
+    row = conn.execute(_CURRENT).first()
     if row is None or not store.snapshot_available(conn, row[0]):
         return None
     return (row[0], row[1])
 
 
+def last_refresh_seconds(conn: Connection) -> float | None:
+    """How long the served snapshot took to build (the progress display's estimate)."""
+    row = conn.execute(
+        select(Snapshot.started_at, Snapshot.finished_at)
+        .join(CurrentSnapshot, CurrentSnapshot.snapshot_id == Snapshot.id)
+        .where(CurrentSnapshot.id == 1)
+    ).first()
+    if row is None or row[0] is None or row[1] is None:
+        return None
+    return max(0.0, (row[1] - row[0]).total_seconds())
+
+
 # --------------------------------------------------------------------------- entry point
 
 
-def refresh(engine: Engine, *, now: datetime | None = None) -> RefreshResult:
+# What `progress` is told, in order (SQLite adds the indexes of its snapshot file).
+STAGES = ("school totals", "region totals (direct schools)", "region totals (subtrees)",
+          "teacher list", "teacher counts", "indexes", "daily history and switch")
+
+
+def refresh(engine: Engine, *, now: datetime | None = None,
+            progress: Callable[[str], None] | None = None) -> RefreshResult:
     """Build a new snapshot of every aggregate and switch readers to it.
 
     ``now`` pins the refresh clock (tests, back-fills): the snapshot starts at ``now``, the
@@ -197,7 +217,9 @@ def refresh(engine: Engine, *, now: datetime | None = None) -> RefreshResult:
             raise RefreshError(f"refresh could not start: {exc}") from exc
 
         try:
-            school_rows, region_rows = _build_snapshot(engine, sid)
+            school_rows, region_rows = _build_snapshot(engine, sid, progress)
+            if progress:
+                progress(STAGES[-1])
             finished_at = _finish_time(started_at, now, clock)
             with engine.begin() as conn:
                 previous, trainings = _switch(conn, sid, started_at.date(), finished_at)
@@ -278,12 +300,12 @@ def _require_snapshot_files_schema(engine: Engine) -> None:
                            "run `yanxiu db upgrade` first (数据库结构不是最新版本，请先运行 yanxiu db upgrade)")
 
 
-def _build_snapshot(engine: Engine, sid: int) -> tuple[int, int]:
+def _build_snapshot(engine: Engine, sid: int, progress=None) -> tuple[int, int]:
     """Every aggregate of snapshot ``sid``, committed under status ``building``."""
     if engine.dialect.name == "sqlite":
-        return _build_sqlite(engine, sid)
+        return _build_sqlite(engine, sid, progress)
     with _build_transaction(engine) as conn:
-        return _build(conn, sid)
+        return _build(conn, sid, progress)
 
 
 @contextmanager
@@ -316,7 +338,7 @@ def _bulk_session(conn: Connection) -> Iterator[None]:
         _pragma_quietly(conn, f"PRAGMA cache_size={int(before)}")
 
 
-def _build_sqlite(engine: Engine, sid: int) -> tuple[int, int]:
+def _build_sqlite(engine: Engine, sid: int, progress=None) -> tuple[int, int]:
     """SQLite: the snapshot's tables in a new file of their own (see snapshot_store), built
     in one transaction that writes only that file and reads the base tables of the main
     file; indexes are created after the rows, the file is synced before the switch."""
@@ -334,7 +356,9 @@ def _build_sqlite(engine: Engine, sid: int) -> tuple[int, int]:
             # pysqlite opens the transaction at the first INSERT (the first statement of
             # _build); every later read of the base tables sees the same state.
             with conn.begin(), _bulk_session(conn):
-                counts = _build(conn, sid)
+                counts = _build(conn, sid, progress)
+            if progress:
+                progress("indexes")
             with conn.begin():
                 conn.exec_driver_sql("PRAGMA threads=2")  # CREATE INDEX sorts on both cores
                 for model in AGG_TABLES:
@@ -349,12 +373,18 @@ def _build_sqlite(engine: Engine, sid: int) -> tuple[int, int]:
 # --------------------------------------------------------------------------- step 2: build
 
 
-def _build(conn: Connection, sid: int) -> tuple[int, int]:
+def _build(conn: Connection, sid: int, progress=None) -> tuple[int, int]:
     """Every aggregate of snapshot ``sid``; returns (school rows, region rows)."""
+    tell = progress or (lambda _stage: None)
+    tell(STAGES[0])
     school_rows = _build_schools(conn, sid)
+    tell(STAGES[1])
     region_rows = _build_direct(conn, sid)
+    tell(STAGES[2])
     region_rows += _build_subtree(conn, sid)
+    tell(STAGES[3])
     _build_teacher_list(conn, sid)
+    tell(STAGES[4])
     _build_teacher_counts(conn, sid)
     if conn.dialect.name == "postgresql":
         # Fresh planner statistics for the readers of the new rows.

@@ -249,7 +249,7 @@ def previous_day_counts(conn: Connection, training: TrainingRow, region_code: st
     return Counts(*row) if row else None
 
 
-def _delta(now: float | None, before: float | None, fmt) -> tuple[str, int]:
+def change_since(now: float | None, before: float | None, fmt) -> tuple[str, int]:
     if now is None or before is None:
         return "", 0
     diff = round(now - before, 6)
@@ -273,14 +273,14 @@ def overview_cards(current: Counts, previous: Counts | None) -> list[Card]:
     points = lambda v: f"{v:.2f}%"  # noqa: E731
     one = lambda v: f"{v:.1f}"  # noqa: E731
     cards = [
-        ("参训人数", m.participants, "", _delta(current.participants,
+        ("参训人数", m.participants, "", change_since(current.participants,
                                               previous and previous.participants, count)),
-        ("参训率", m.participation_rate, "", _delta(rate(current), rate(previous), points)),
+        ("参训率", m.participation_rate, "", change_since(rate(current), rate(previous), points)),
         ("学习人数", m.learners, f"学习率 {m.learning_rate}",
-         _delta(current.learners, previous and previous.learners, count)),
-        ("人均学时", m.hours_average, "", _delta(avg(current), avg(previous), one)),
+         change_since(current.learners, previous and previous.learners, count)),
+        ("人均学时", m.hours_average, "", change_since(avg(current), avg(previous), one)),
         ("完成学时人数", m.completed, f"完成人数占比 {m.completed_rate}",
-         _delta(current.completed, previous and previous.completed, count)),
+         change_since(current.completed, previous and previous.completed, count)),
     ]
     return [Card(label, value, sub, d[0], d[1]) for label, value, sub, d in cards]
 

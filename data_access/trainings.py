@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Connection, and_, func, select
+from sqlalchemy import Connection, and_, bindparam, func, select
 
 from .models import Training
 
@@ -53,6 +53,30 @@ _COLUMNS = (
 
 def training_by_code(conn: Connection, code: str) -> TrainingRow | None:
     row = conn.execute(select(*_COLUMNS).where(Training.code == code)).first()
+    return TrainingRow(*row) if row else None
+
+
+def training_by_id(conn: Connection, training_id: int) -> TrainingRow | None:
+    row = conn.execute(select(*_COLUMNS).where(Training.id == training_id)).first()
+    return TrainingRow(*row) if row else None
+
+
+_LATEST = (Training.start_at.desc(), Training.id.desc())
+# Built once: every 大屏 without a training of its own asks on every poll.
+_RUNNING = (select(*_COLUMNS)
+            .where(Training.start_at <= bindparam("now"), Training.end_at >= bindparam("now"))
+            .order_by(*_LATEST).limit(1))
+_STARTED = select(*_COLUMNS).where(Training.start_at <= bindparam("now")).order_by(
+    *_LATEST).limit(1)
+_FIRST = select(*_COLUMNS).order_by(Training.start_at, Training.id).limit(1)
+
+
+def current_training(conn: Connection, now: datetime | None = None) -> TrainingRow | None:
+    """The training a 大屏 without its own follows: the 进行中 one that started last, else the
+    one that started last (finished), else the first upcoming one."""
+    params = {"now": now or datetime.now()}
+    row = (conn.execute(_RUNNING, params).first() or conn.execute(_STARTED, params).first()
+           or conn.execute(_FIRST).first())
     return TrainingRow(*row) if row else None
 
 

@@ -94,6 +94,24 @@ class Audit(StrEnum):
     LOAD = "audit-load"
 
 
+class WallAdmin(StrEnum):
+    """大屏管理: the kiosk links of the wall screen."""
+
+    LABEL = "wa-label"
+    REGION = "wa-region"
+    TRAINING = "wa-training"
+    EXPIRES = "wa-expires"
+    ISSUE = "wa-issue"
+    ISSUED = "wa-issued"  # the new link, shown once
+    ISSUED_VALUE = "wa-issued-value"
+    MESSAGE = "wa-message"
+    LOAD = "wa-load"  # fills the form's choices when the page opens
+    RELOAD = "wa-reload"
+    GRID = "wa-grid"
+    CONFIRM = "wa-confirm"
+    PENDING = "wa-pending"  # the link the 撤销 dialog is about (checked again on submit)
+
+
 class Exports(StrEnum):
     GRID = "exports-grid"
     TICK = "exports-tick"
@@ -238,3 +256,36 @@ class Certification(StrEnum):
     REJECT_CONFIRM = "ct-reject-confirm"
     REJECT_CANCEL = "ct-reject-cancel"
     REJECTING = "ct-rejecting"  # the teachers the dialog is about (ids, checked again)
+
+
+class Wall(StrEnum):
+    """The 大屏 (its own Dash app under /screen/)."""
+
+    URL = "wall-url"
+    POLL = "wall-poll"  # checks for a new snapshot
+    ROTATE = "wall-rotate"  # moves the highlighted sub-region on
+    CLOCK_TICK = "wall-clock-tick"
+    DATA = "wall-data"  # the screen data on display
+    SHOWN = "wall-shown"  # the key of what is on display: region, training and snapshot
+    CONFIG = "wall-config"  # data-* attributes read by assets/wall_screen.js
+    CANVAS = "wall-canvas"
+    TITLE = "wall-title"
+    PERIOD = "wall-period"
+    CLOCK = "wall-clock"
+    UPDATED = "wall-updated"
+    OFFLINE = "wall-offline"
+    KPIS = "wall-kpis"
+    RANKING = "wall-ranking"
+    RANKING_TITLE = "wall-ranking-title"
+    TREND = "wall-trend"
+    LAGGING = "wall-lagging"
+    LAGGING_TITLE = "wall-lagging-title"
+    # 重点关注: the highlighted sub-region, moved on in the browser (assets/wall_screen.js)
+    FOCUS_NAME = "wall-focus-name"
+    FOCUS_RANK = "wall-focus-rank"
+    FOCUS_SHARE = "wall-focus-share"
+    FOCUS_PARTICIPANTS = "wall-focus-participants"
+    FOCUS_COMPLETED = "wall-focus-completed"
+    NOTICE = "wall-notice"  # full-screen: 该大屏链接已失效 / 暂无统计数据 / preview refused
+    TRAINING = "wall-training"  # the preview's training chooser
+    PREVIEW_BAR = "wall-preview-bar"

@@ -123,6 +123,54 @@ def shot_audit_log(page, url):
     page.wait_for_timeout(800)
 
 
+def shot_wall_admin(page, url):
+    """大屏管理 with a link just issued for 莆田市 (the link is shown once)."""
+    login(page, url, "putian")
+    page.goto(f"{url}/wall-screens")
+    page.wait_for_selector("#wa-region .dash-dropdown-value-item")
+    page.fill("#wa-label", "莆田市教育局三楼会议室")
+    page.click("#wa-issue")
+    page.wait_for_selector("#wa-issued-value")
+    page.wait_for_timeout(800)
+
+
+# The 大屏 at the sizes of SPEC §4.6, each in a browser without cookies.
+WALL_SIZES = {"wall-screen": (1920, 1080), "wall-screen-4k": (3840, 2160),
+              "wall-screen-1366": (1366, 768)}
+
+
+def wall_screens(browser, url: str, out: Path) -> None:
+    context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN")
+    page = context.new_page()
+    login(page, url, "fujian")
+    page.goto(f"{url}/wall-screens")
+    page.wait_for_selector("#wa-region .dash-dropdown-value-item")
+    links = {}
+    for region, label in (("福建省", "省教育厅一楼大厅"), ("福建省/莆田市/仙游县", "仙游县教育局会议室")):
+        if region != "福建省":
+            page.click("#wa-region")
+            page.fill(".dash-dropdown-search", "仙游")
+            page.click(f".dash-dropdown-option >> text={region}")
+        page.fill("#wa-label", label)
+        page.click("#wa-issue")
+        page.wait_for_function(f"() => document.querySelector('#wa-issued-value') && "
+                               f"document.body.textContent.indexOf({label!r}) >= 0")
+        links[region] = page.inner_text("#wa-issued-value").strip()
+    context.close()
+    for name, (width, height) in WALL_SIZES.items():
+        for region, link in links.items():
+            kiosk = browser.new_context(viewport={"width": width, "height": height},
+                                        locale="zh-CN")
+            screen = kiosk.new_page()
+            screen.goto(link)
+            screen.wait_for_selector("#wall-ranking .trace.bars")
+            screen.wait_for_timeout(1500)
+            suffix = "" if region == "福建省" else "-county"
+            screen.screenshot(path=str(out / f"{name}{suffix}.png"))
+            print(f"{name}{suffix}.png")
+            kiosk.close()
+
+
 SHOTS = {name.removeprefix("shot_").replace("_", "-"): fn
          for name, fn in dict(globals()).items() if name.startswith("shot_")}
 
@@ -137,10 +185,12 @@ def main() -> None:
     a = ap.parse_args()
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
-    names = [n for n in a.only.split(",") if n] or list(SHOTS)
+    names = [n for n in a.only.split(",") if n] or [*SHOTS, "wall-screen"]
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=a.chromium, headless=True, args=ARGS)
-        for name in names:
+        if "wall-screen" in names:
+            wall_screens(browser, a.url.rstrip("/"), out)
+        for name in (n for n in names if n in SHOTS):
             context = browser.new_context(viewport={"width": a.width, "height": 900},
                                           locale="zh-CN")
             page = context.new_page()

@@ -51,6 +51,14 @@ def test_small_benchmark_runs_and_reports_every_measurement(tmp_path):
     for key in ("export_csv", "export_xlsx"):
         assert key in results["exports"]
     assert results["exports"]["export_csv"]["available"]
+    wall = results["wall_screen"]
+    assert wall["http"]["errors"] == 0 and wall["http"]["steady"]["n"] == 10 * 100
+    q = wall["queries"]
+    # 100 screens of one region: one read of the aggregates per snapshot, none in between
+    assert q["first_round_answers"] == q["new_snapshot_answers"] == 100
+    assert q["steady_round_statements"] == 0 and q["steady_round_answers"] == 0
+    assert q["cache_fills"] == 2 and 0 < q["first_round_statements"] <= 5
+    assert q["new_snapshot_statements"] == q["first_round_statements"]
     assert len(results["refresh"]["runs_seconds"]) >= 3
     assert results["naive"]["n"] >= 20 and results["naive"]["ratio"] is not None
     assert results["naive"]["same_participants_as_screen"] is True

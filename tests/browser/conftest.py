@@ -79,9 +79,12 @@ def browser_page(chromium_path, request):
         # every console error but the browser's own line about that one answer.
         expected: list[tuple[int, str]] = []
         answered: list[int] = []
+        # A test that takes the network away on purpose (page.tolerate_network_loss) expects
+        # failed requests and the renderer's console lines about them until it gives it back.
+        offline = [False]
 
         def on_console(m):
-            if m.type != "error":
+            if m.type != "error" or offline[0]:
                 return
             if answered and m.text.startswith(f"Failed to load resource: the server responded "
                                               f"with a status of {answered[0]}"):
@@ -106,9 +109,14 @@ def browser_page(chromium_path, request):
         # Navigation (reload, Back, a download) aborts requests still in flight; that is not
         # a failure. Server errors are caught from the responses instead.
         page.on("requestfailed", lambda r: errors.append(f"request failed: {r.url} {r.failure}")
-                if r.failure != "net::ERR_ABORTED" else None)
+                if r.failure != "net::ERR_ABORTED" and not offline[0] else None)
         page.on("response", on_response)
         page.expect_error_page = expect_error_page  # type: ignore[attr-defined]
+
+        def tolerate_network_loss(on: bool) -> None:
+            offline[0] = on
+
+        page.tolerate_network_loss = tolerate_network_loss  # type: ignore[attr-defined]
         page.screens = []  # type: ignore[attr-defined]
 
         def shot(name: str):

@@ -26,8 +26,8 @@ from tests.helpers import PASSWORD, browser_login, make_admin
 pytestmark = pytest.mark.browser
 
 # Latin words allowed on screen: file formats, encodings and sizes as Chinese software names
-# them (CSV（UTF-8 或 GBK）, 2 MB), and the platform's own 跳至 __ 页 GO.
-ALLOWED_WORDS = {"CSV", "Excel", "XLSX", "UTF", "GBK", "MB", "GO"}
+# them (CSV（UTF-8 或 GBK）, 2 MB, 访问IP), and the platform's own 跳至 __ 页 GO.
+ALLOWED_WORDS = {"CSV", "Excel", "XLSX", "UTF", "GBK", "MB", "GO", "IP"}
 HTML_NAME = '<a href="https://evil.example/phish">点我</a>'
 MANY = 85
 

@@ -243,3 +243,106 @@ def test_anonymous_gets_nothing_from_any_callback_or_download(app, client, world
         assert resp.status_code == 401
     for url in DOWNLOADS:
         assert client.get(url.format(code="350300")).status_code == 401
+
+
+# --------------------------------------------------------------------------- the 大屏 kiosk
+
+
+def _kiosk_path(engine, region: str, training: str | None) -> str:
+    from data_access import display_tokens
+
+    with engine.begin() as conn:
+        return display_tokens.issue(conn, None, user_id=None, region_code=region,
+                                    training_code=training, label="走廊大屏").path
+
+
+def _other_training(engine) -> None:
+    from datetime import datetime
+
+    from data_access.models import Training
+
+    with engine.begin() as conn:
+        conn.execute(Training.__table__.insert().values(
+            code="TSECRET", name="机密专题培训", start_at=datetime(2022, 9, 1),
+            end_at=datetime(2022, 9, 30), hours_cap_tenths=50, created_at=datetime(2022, 8, 1)))
+
+
+def test_a_kiosk_reaches_no_console_callback_page_or_download(app, client, world):
+    """With a kiosk's cookies (it has none of its own) every console callback, page and
+    download gives nothing, also when sent to the kiosk's own endpoint."""
+    kiosk = app.test_client()
+    path = _kiosk_path(world["engine"], "350424", "T2022")
+    assert kiosk.get(path).status_code == 200
+    deps_client = app.test_client()
+    login(deps_client, make_admin(world["engine"], "region_super", "350424", "ninghua-admin"))
+    deps = [d for d in deps_client.get("/_dash-dependencies").get_json()
+            if not d.get("clientside_function")]
+    assert len(deps) >= 10
+    for dep in deps:
+        resp = _fire(kiosk, dep, [None] * (len(dep["inputs"]) + len(dep["state"])), "")
+        assert resp.status_code == 401, dep["output"]
+        body = json.loads(_fire(kiosk, dep, [None] * 40, "").get_data() or b"{}")
+        assert "response" not in body
+    for dep in deps:  # the console's callbacks do not exist on the kiosk's endpoint
+        payload = {"output": dep["output"], "outputs": [], "inputs": [], "state": [],
+                   "changedPropIds": []}
+        resp = kiosk.post("/screen/_dash-update-component", data=json.dumps(payload),
+                          headers={"Content-Type": "application/json"})
+        assert resp.status_code == 400, dep["output"]
+    for url in DOWNLOADS:
+        assert kiosk.get(url.format(code="350424")).status_code == 401
+    for page in ("/", "/training/T2022", "/activation", "/schools", "/wall-screens", "/exports",
+                 "/screen/"):
+        resp = kiosk.get(page)
+        assert resp.status_code == 401 or (  # /exports answers like the download URLs
+            resp.status_code == 302 and resp.headers["Location"].startswith("/login")), page
+
+
+def _kiosk_fire(client, dep, values):
+    outputs = dep["output"]
+    specs = outputs[2:-2].split("...") if outputs.startswith("..") else [outputs]
+    body = {"output": outputs,
+            "outputs": [{"id": s.rsplit(".", 1)[0], "property": s.rsplit(".", 1)[1].split("@")[0]}
+                        for s in specs],
+            "inputs": [{"id": i["id"], "property": i["property"], "value": v}
+                       for i, v in zip(dep["inputs"], values)],
+            "state": [{"id": s["id"], "property": s["property"], "value": v}
+                      for s, v in zip(dep["state"], values[len(dep["inputs"]):])],
+            "changedPropIds": [f"{i['id']}.{i['property']}" for i in dep["inputs"]]}
+    return client.post("/screen/_dash-update-component", data=json.dumps(body),
+                       headers={"Content-Type": "application/json"})
+
+
+def test_the_kiosk_callback_never_answers_another_region_or_training(app, world):
+    """A 宁化县 kiosk bound to T2022, every slot of its callbacks forged (other regions,
+    trainings, paths, malformed values): the answer is 宁化县's T2022 screen, a notice, or
+    nothing — never another region's or training's numbers."""
+    engine = world["engine"]
+    _other_training(engine)
+    path = _kiosk_path(engine, "350424", "T2022")
+    kiosk = app.test_client()
+    deps = [d for d in kiosk.get("/screen/_dash-dependencies").get_json()
+            if not d.get("clientside_function")]
+    assert deps
+    forged = [*forged_values(), "TSECRET", "/screen/", "/screen", "/training/T2022",
+              "/screen/" + "A" * 32, path + "/../x", path.upper(), {"pathname": path}]
+    answered = 0
+    for dep in deps:
+        n = len(dep["inputs"]) + len(dep["state"])
+        slots_of = {f"{i['id']}.{i['property']}": k for k, i in enumerate(
+            [*dep["inputs"], *dep["state"]])}
+        honest = [None] * n
+        honest[slots_of["wall-url.pathname"]] = path
+        for value in forged:
+            for k in range(n):
+                values = list(honest)
+                values[k] = value
+                resp = _kiosk_fire(kiosk, dep, values)
+                assert resp.status_code in (200, 204, 400), (values, resp.status_code)
+                text = json.dumps(resp.get_json(), ensure_ascii=False) if resp.is_json else ""
+                for marker in (*OUT_OF_SCOPE_MARKERS, "机密专题培训", "莆田市", "三明市"):
+                    assert marker not in text, (values, marker)
+                if resp.status_code == 200 and "宁化县" in text:
+                    assert "2022年“暑期教师研修”专题" in text
+                    answered += 1
+    assert answered > 50  # the honest slots kept answering with the kiosk's own screen

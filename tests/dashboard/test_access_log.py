@@ -28,13 +28,13 @@ def serve_config(monkeypatch):
     return seen["cfg"]
 
 
-def access_line(cfg, tmp_path) -> str:
+def access_line(cfg, tmp_path, url: str = URL) -> str:
     log_file = tmp_path / "access.log"
     cfg.set("accesslog", str(log_file))
     logger = cfg.logger_class(cfg)
     environ = {
-        "REQUEST_METHOD": "GET", "RAW_URI": URL, "PATH_INFO": URL.split("?")[0],
-        "QUERY_STRING": URL.split("?")[1], "SERVER_PROTOCOL": "HTTP/1.1",
+        "REQUEST_METHOD": "GET", "RAW_URI": url, "PATH_INFO": url.split("?")[0],
+        "QUERY_STRING": (url.split("?") + [""])[1], "SERVER_PROTOCOL": "HTTP/1.1",
         "REMOTE_ADDR": "10.1.2.3", "HTTP_REFERER": REFERER, "HTTP_USER_AGENT": "Mozilla/5.0",
     }
     request = SimpleNamespace(headers=[("REFERER", REFERER), ("USER-AGENT", "Mozilla/5.0")])
@@ -74,3 +74,17 @@ def test_serve_keeps_its_other_settings(serve_config):
     assert serve_config.bind == ["127.0.0.1:8050"]
     assert serve_config.workers == 2 and serve_config.timeout == 120
     assert serve_config.accesslog == "-"
+
+
+def test_a_kiosk_links_token_stays_out_of_the_log(serve_config, tmp_path):
+    token = "Zq3x" + "k" * 28
+    serve_config.set("access_log_format", '%(r)s %(U)s')
+    line = access_line(serve_config, tmp_path, f"/screen/{token}")
+    assert "/screen/Zq3x… " in line and token not in line and "kkkk" not in line, line
+
+
+def test_no_environ_atom_carries_a_kiosk_token(serve_config, tmp_path):
+    token = "Zq3x" + "k" * 28
+    serve_config.set("access_log_format", '%({path_info}e)s %({raw_uri}e)s %(U)s')
+    line = access_line(serve_config, tmp_path, f"/screen/{token}")
+    assert token not in line and "/screen/Zq3x…" in line, line

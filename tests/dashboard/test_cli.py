@@ -161,3 +161,69 @@ def test_refused_import_shows_the_first_thousand_errors_and_where_all_are(run, e
         "行号,列,值,原因", "2,region_code,999999,unknown region code '999999'"]
     with engine.connect() as conn:
         assert conn.scalar(select(func.count()).select_from(School)) == 0
+
+
+def test_screen_token_issue_list_and_revoke(run, engine):
+    import json
+    import re
+    from datetime import date, timedelta
+
+    from data_access.display_tokens import grant_of
+    from data_access.models import AuditLog
+    from tests.helpers import build_dataset
+
+    build_dataset(engine)
+    issued = run("screen-token", "issue", "--region", "350322", "--label", "三楼会议室")
+    assert issued.exit_code == 0, issued.output
+    path = next(line for line in issued.output.splitlines() if line.startswith("/screen/"))
+    token = re.fullmatch(r"/screen/([A-Za-z0-9_-]{32})", path).group(1)
+    assert "只显示这一次" in issued.output and "当前培训（自动跟随）" in issued.output
+    until = date.today() + timedelta(days=30)
+    dated = run("screen-token", "issue", "--region", "350300", "--training", "T2022",
+                "--label", "大厅", "--expires", until.isoformat())
+    assert dated.exit_code == 0 and f"有效期至 {until:%Y-%m-%d}" in dated.output
+    with engine.connect() as conn:
+        grant = grant_of(conn, token)
+    assert (grant.region_code, grant.training_id) == ("350322", None)
+
+    listed = run("screen-token", "list").output.splitlines()
+    assert listed[0].split() == ["ID", "大屏名称", "区域", "培训", "签发时间", "有效期至",
+                                 "最近访问", "访问IP", "状态"]
+    first = listed[2].split()  # newest first: 三楼会议室 was issued before 大厅
+    assert first[:3] == [str(grant.token_id), "三楼会议室", "仙游县"]
+    assert first[-4:] == ["长期有效", "从未访问", "—", "有效"]
+    assert "2022年“暑期教师研修”专题" in listed[1] and f"{until:%Y-%m-%d}" in listed[1]
+    assert token not in "\n".join(listed)
+
+    assert run("screen-token", "revoke", str(grant.token_id)).exit_code == 0
+    with engine.connect() as conn:
+        assert grant_of(conn, token) is None
+        logged = conn.execute(select(AuditLog.action, AuditLog.actor, AuditLog.detail)
+                              .where(AuditLog.action.like("screen_token_%"))
+                              .order_by(AuditLog.id)).all()
+    assert [(a, actor) for a, actor, _ in logged] == [
+        ("screen_token_issue", "cli"), ("screen_token_issue", "cli"),
+        ("screen_token_revoke", "cli")]
+    assert json.loads(logged[2].detail) == {"token_id": grant.token_id, "label": "三楼会议室",
+                                            "training": ""}
+    assert all(token not in detail for _, _, detail in logged)
+    assert run("screen-token", "list").output.splitlines()[2].split()[-1] == "已撤销"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["issue", "--region", "999999", "--label", "大厅"], "区域不存在"),
+    (["issue", "--region", "350322", "--training", "NOPE", "--label", "大厅"], "培训不存在"),
+    (["issue", "--region", "350322", "--label", " "], "请填写大屏名称"),
+    (["issue", "--region", "350322", "--label", "会" * 41], "最多 40 个字"),
+    (["issue", "--region", "350322", "--label", "大厅", "--expires", "2000-01-01"],
+     "不能早于今天"),
+    (["issue", "--region", "350322", "--label", "大厅", "--expires", "2999-01-01"],
+     "最长十年"),
+    (["issue", "--region", "350322", "--label", "大厅", "--expires", "明天"],
+     "YYYY-MM-DD"),
+    (["revoke", "12345"], "大屏链接不存在"),
+    (["revoke", "abc"], "大屏链接不存在"),
+])
+def test_screen_token_refusals_are_clear(run, engine, args, message):
+    result = CliRunner().invoke(main, ["screen-token", *args])
+    assert result.exit_code == 1 and message in result.output, result.output

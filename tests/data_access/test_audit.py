@@ -219,6 +219,18 @@ def test_every_action_reads_as_a_chinese_sentence(engine, world):
                                         "reason": "证件照片不清晰"}),
                            ["认证审核：2 名教师设为「未通过」",
                             "教师账号：139****0014、139****0015", "原因：证件照片不清晰"])],
+        "screen_token_issue": [
+            (dict(user_id=sup, actor=actor, region_code="350322",
+                  detail={"token_id": 3, "label": "三楼会议室", "training": ""}),
+             ["生成大屏链接「三楼会议室」（#3）", "区域：仙游县", "培训：当前培训（自动跟随）"]),
+            (dict(actor="cli", region_code="350300",
+                  detail={"token_id": 4, "label": "大厅", "training": "T2022"}),
+             ["生成大屏链接「大厅」（#4）", "区域：莆田市", "培训：2022年“暑期教师研修”专题"]),
+        ],
+        "screen_token_revoke": [(dict(user_id=sup, actor=actor, region_code="350322",
+                                      detail={"token_id": 3, "label": "三楼会议室",
+                                              "training": ""}),
+                                 ["撤销大屏链接「三楼会议室」（#3）", "区域：仙游县"])],
     }
     assert set(cases) == set(audit.ACTION_LABELS)
     expected = []

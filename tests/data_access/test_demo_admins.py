@@ -171,3 +171,45 @@ def test_the_demo_school_has_a_review_backlog_and_its_statistics_stay(engine, sm
     assert participants() == taking_part  # nobody who took part was touched
     with engine.begin() as conn:  # seeded once
         assert seed_review_backlog(conn, school, today=TODAY).pending == 0
+
+
+def test_the_demo_history_is_consistent_day_by_day(engine, small_files):
+    """seed_history: every day a region is at least the sum of its children and at most
+    that plus its own part of today; nothing goes down; completed ≤ learners ≤
+    participants; 已通过 ≤ everyone; the last day is the refresh's own."""
+    from collections import defaultdict
+
+    from data_access.demo import IMPORT_ORDER, seed_history
+    from data_access.models import AggHistory, Region
+    from data_access.refresh import refresh
+
+    for kind in IMPORT_ORDER:
+        import_file(engine, kind, small_files[kind], id_key=b"k")
+    refresh(engine, now=dt.datetime.combine(TODAY, dt.time(2, 0)))
+    with engine.begin() as conn:
+        written = seed_history(conn, TODAY)
+        assert written > 0
+        assert seed_history(conn, TODAY) == 0  # days that have rows are left alone
+        parents = dict(conn.execute(select(Region.code, Region.parent_code)).all())
+        rows = conn.execute(select(AggHistory.__table__)).all()
+    table = {(r.day, r.training_id, r.region_code, r.certified_only):
+             (r.participants, r.learners, r.hours_tenths, r.completed) for r in rows}
+    days = defaultdict(set)
+    for day, tid, _, _ in table:
+        days[tid].add(day)
+    assert all(len(d) >= 20 for d in days.values())  # a month of the running training at least
+    for (day, tid, code, certified), (p, l, h, c) in table.items():
+        assert 0 <= c <= l <= p, (day, code)
+        if certified:
+            everyone = table.get((day, tid, code, False))
+            assert everyone and all(a <= b for a, b in zip((p, l, h, c), everyone))
+        kids = [v for (d, t, k, cert), v in table.items()
+                if d == day and t == tid and cert == certified and parents.get(k) == code]
+        sums = [sum(v[i] for v in kids) for i in range(4)]
+        assert all(mine >= s for mine, s in zip((p, l, h, c), sums)), (day, code)
+        latest = table[(TODAY, tid, code, certified)]
+        assert all(mine <= last for mine, last in zip((p, l, h, c), latest)), (day, code)
+    for (day, tid, code, certified), values in table.items():
+        previous = table.get((day - dt.timedelta(days=1), tid, code, certified))
+        if previous:
+            assert all(a >= b for a, b in zip(values, previous)), (day, code)
