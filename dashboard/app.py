@@ -227,14 +227,16 @@ def _outputs_match(output: str, outputs) -> bool:
     if not isinstance(given, list) or len(given) != len(names):
         return False
     for name, item in zip(names, given):
-        cid, _, prop = name.split("@")[0].rpartition(".")
+        cid, _, prop = name.rpartition(".")
+        # an allow_duplicate output's property carries its `@hash` (the renderer sends it)
+        props = {prop, prop.split("@")[0]}
         if cid.startswith("{"):
             items = item if isinstance(item, list) else [item]
             if not all(isinstance(i, dict) and isinstance(i.get("id"), dict)
-                       and i.get("property") == prop for i in items):
+                       and i.get("property") in props for i in items):
                 return False
         elif not (isinstance(item, dict) and item.get("id") == cid
-                  and item.get("property") == prop):
+                  and item.get("property") in props):
             return False
     return True
 

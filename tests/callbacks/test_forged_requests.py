@@ -346,3 +346,30 @@ def test_the_kiosk_callback_never_answers_another_region_or_training(app, world)
                     assert "2022年“暑期教师研修”专题" in text
                     answered += 1
     assert answered > 50  # the honest slots kept answering with the kiosk's own screen
+
+
+def test_the_outputs_check_accepts_what_the_renderer_sends(app, client, world):
+    """Every server callback's `outputs` as the Dash renderer builds them — an
+    allow_duplicate output's property with its `@hash` — passes the check that refuses
+    forged ones."""
+    from dashboard.app import _outputs_match
+
+    login(client, make_admin(world["engine"], "region_super", "350424", "ninghua-admin"))
+    deps = [d for d in client.get("/_dash-dependencies").get_json()
+            if not d.get("clientside_function")]
+    hashed = 0
+    for dep in deps:
+        names = dep["output"][2:-2].split("...") if dep["output"].startswith("..") else [
+            dep["output"]]
+        for strip in (False, True):
+            specs = []
+            for name in names:
+                cid, _, prop = name.rpartition(".")
+                hashed += "@" in prop and not strip
+                prop = prop.split("@")[0] if strip else prop
+                specs.append({"id": json.loads(cid) if cid.startswith("{") else cid,
+                              "property": prop})
+            sent = specs if dep["output"].startswith("..") else specs[0]
+            assert _outputs_match(dep["output"], sent), dep["output"]
+        assert not _outputs_match(dep["output"], None)
+    assert hashed > 0
