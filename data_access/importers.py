@@ -52,6 +52,10 @@ the same contract:
   Existing rows are looked up per batch (one ``IN``/``= ANY`` query per few thousand rows,
   never one query per row); when the table (or, for records, the training) has no rows yet,
   the look-up is skipped altogether.
+- **PostgreSQL writes by COPY** (:func:`copy_insert`, :func:`copy_update`, from
+  :data:`COPY_MIN_ROWS` rows on), and the batched kinds (schools, teachers, records) write one
+  batch in a second thread while the next one is read and checked, in the same transaction;
+  the connection is used by one thread at a time (:meth:`_Importer.settle_writes`).
 
 Choices where the specification is silent:
 
@@ -105,6 +109,7 @@ import os
 import re
 import tempfile
 import zipfile
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -952,6 +957,10 @@ class _Importer:
     row: int = 0
     values: dict = field(default_factory=dict)
     rejected: frozenset = frozenset()
+    # PostgreSQL: the thread that writes one batch by COPY while the next is read and
+    # checked, and that write (see settle_writes).
+    writer: ThreadPoolExecutor | None = None
+    pending: Future | None = None
 
     table: ClassVar[Table]
     #: True when check() hands rows to the batch and flush() may still find errors in them;
@@ -1018,19 +1027,125 @@ class _Importer:
             self.batch = []
 
     # -- helpers for writing
+    def flush_batch(self, conn: Connection) -> None:
+        self.settle_writes()
+        self.flush(conn)
+        self.batch = []
+
+    def settle_writes(self, quiet: bool = False) -> None:
+        """Wait for the batch being written in the background, and raise what it raised
+        (unless ``quiet``): the connection is the import's own, so nothing else may use it
+        meanwhile."""
+        pending, self.pending = self.pending, None
+        if pending is None:
+            return
+        if quiet:
+            pending.exception()
+        else:
+            pending.result()
+
     def write(self, conn: Connection, inserts: list[dict], updates: list[dict],
-              update_stmt) -> None:
+              update_stmt, keys: dict[str, str], last: bool = False) -> None:
+        """Write new and changed rows. ``update_stmt`` names each key column by a bind
+        parameter; ``keys`` maps those parameter names to the key columns (for COPY).
+        ``last``: the caller uses the connection no more before the next flush, so a
+        PostgreSQL import may write in the background while the next batch is checked."""
         self.inserted += len(inserts)
         self.updated += len(updates)
         if not self.writing:
             return
+        self.settle_writes()
+        copy = conn.dialect.name == "postgresql"
+        if last and copy and self.writer is not None and (
+                len(inserts) >= COPY_MIN_ROWS or len(updates) >= COPY_MIN_ROWS):
+            self.pending = self.writer.submit(
+                self._write_now, conn, inserts, updates, update_stmt, keys, copy)
+        else:
+            self._write_now(conn, inserts, updates, update_stmt, keys, copy)
+
+    def _write_now(self, conn: Connection, inserts: list[dict], updates: list[dict],
+                   update_stmt, keys: dict[str, str], copy: bool) -> None:
         if inserts:
-            # Plain executemany: sqlite3's executemany, psycopg's pipeline mode. (Multi-row
-            # VALUES pages measured slower on psycopg, whose placeholder parsing of long
-            # statements is not cached.)
-            conn.execute(insert(self.table), inserts)
+            if copy and len(inserts) >= COPY_MIN_ROWS:
+                copy_insert(conn, self.table, inserts)
+            else:
+                # Plain executemany: sqlite3's executemany, psycopg's pipeline mode.
+                # (Multi-row VALUES pages measured slower on psycopg, whose placeholder
+                # parsing of long statements is not cached.)
+                conn.execute(insert(self.table), inserts)
         if updates:
-            conn.execute(update_stmt, updates)
+            if copy and len(updates) >= COPY_MIN_ROWS:
+                copy_update(conn, self.table, updates, keys)
+            else:
+                conn.execute(update_stmt, updates)
+
+
+#: From this many rows on, PostgreSQL gets them through COPY (fewer go row by row: a COPY
+#: and its staging table cost more than a few statements).
+COPY_MIN_ROWS = 200
+
+
+def _copy_values(conn: Connection, table: Table, columns: list[str], rows: list[dict]):
+    """Each row's values of ``columns`` as the database takes them (the columns' own bind
+    processing applied, which COPY would otherwise bypass)."""
+    processors = [table.c[c].type.bind_processor(conn.dialect) for c in columns]
+    if not any(processors):
+        return ([row[c] for c in columns] for row in rows)
+    return (
+        [value if fn is None or value is None else fn(value)
+         for fn, value in zip(processors, (row[c] for c in columns))]
+        for row in rows
+    )
+
+
+def _copy_into(conn: Connection, target: str, columns: list[str], values) -> None:
+    """COPY ``values`` (lists in the order of ``columns``) into the table named ``target``,
+    through the transaction's own connection."""
+    from psycopg import sql
+
+    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        sql.Identifier(target), sql.SQL(", ").join(map(sql.Identifier, columns)))
+    cursor = conn.connection.dbapi_connection.cursor()
+    try:
+        with cursor.copy(statement) as copy:
+            for row in values:
+                copy.write_row(row)
+    finally:
+        cursor.close()
+
+
+def copy_insert(conn: Connection, table: Table, rows: list[dict]) -> None:
+    """Insert ``rows`` (dicts with the same keys, all new) with one COPY (PostgreSQL)."""
+    columns = list(rows[0])
+    # The columns' Python-side defaults, which an INSERT through SQLAlchemy would fill in
+    # and COPY knows nothing of.
+    defaults = {c.name: c.default.arg for c in table.columns
+                if c.name not in rows[0] and c.default is not None and c.default.is_scalar}
+    if defaults:
+        columns += list(defaults)
+        rows = [{**defaults, **row} for row in rows]
+    _copy_into(conn, table.name, columns, _copy_values(conn, table, columns, rows))
+
+
+def copy_update(conn: Connection, table: Table, rows: list[dict], keys: dict[str, str]) -> None:
+    """Update stored rows from ``rows`` in one statement (PostgreSQL): the rows go by COPY
+    into a staging table shaped like ``table``, then one UPDATE … FROM joins it on the key
+    columns. ``keys`` maps the rows' key entries (``b_code``) to the key columns (``code``)."""
+    names = [keys.get(k, k) for k in rows[0]]
+    renamed = ({keys.get(k, k): v for k, v in row.items()} for row in rows)
+    stage = f"_import_stage_{table.name}"
+    quoted = conn.dialect.identifier_preparer.quote
+    target = quoted(table.name)
+    conn.exec_driver_sql(
+        f"CREATE TEMPORARY TABLE {quoted(stage)} ON COMMIT DROP AS "
+        f"SELECT {', '.join(map(quoted, names))} FROM {target} WITH NO DATA")
+    _copy_into(conn, stage, names, _copy_values(conn, table, names, renamed))
+    key_columns = set(keys.values())
+    assignments = ", ".join(f"{quoted(c)} = s.{quoted(c)}" for c in names if c not in key_columns)
+    joins = " AND ".join(f"t.{quoted(c)} = s.{quoted(c)}" for c in key_columns)
+    conn.exec_driver_sql(f"UPDATE {target} AS t SET {assignments} FROM {quoted(stage)} AS s "
+                         f"WHERE {joins}")
+    conn.exec_driver_sql(f"DROP TABLE {quoted(stage)}")
 
 
 def _one_of(conn: Connection, column, name: str):
@@ -1192,7 +1307,7 @@ class _Regions(_Importer):
         # Parents before children so the foreign key holds at every insert.
         inserts.sort(key=lambda r: r["level"])
         stmt = update(self.table).where(self.table.c.code == bindparam("b_code"))
-        self.write(conn, inserts, updates, stmt)
+        self.write(conn, inserts, updates, stmt, {"b_code": "code"})
         if self.writing and (inserts or updates):
             rebuild_closure(conn)
 
@@ -1265,7 +1380,8 @@ class _Schools(_Importer):
                 p["b_code"] = p.pop("code")
                 p["updated_at"] = self.ctx.now
                 updates.append(p)
-        self.write(conn, inserts, updates, update(t).where(t.c.code == bindparam("b_code")))
+        self.write(conn, inserts, updates, update(t).where(t.c.code == bindparam("b_code")),
+                   {"b_code": "code"}, last=True)
 
 
 # --------------------------------------------------------------------------- teachers
@@ -1412,7 +1528,9 @@ class _Teachers(_Importer):
             else:
                 p["b_account"] = p.pop("account")
                 updates.append(p)
-        self.write(conn, inserts, updates, update(t).where(t.c.account == bindparam("b_account")))
+        self.write(conn, inserts, updates,
+                   update(t).where(t.c.account == bindparam("b_account")),
+                   {"b_account": "account"}, last=True)
 
 
 # --------------------------------------------------------------------------- trainings
@@ -1512,7 +1630,8 @@ class _Trainings(_Importer):
                 p["b_code"] = p.pop("code")
                 updates.append(p)
         self.batch = []
-        self.write(conn, inserts, updates, update(t).where(t.c.code == bindparam("b_code")))
+        self.write(conn, inserts, updates, update(t).where(t.c.code == bindparam("b_code")),
+                   {"b_code": "code"})
 
 
 # --------------------------------------------------------------------------- records
@@ -1619,7 +1738,8 @@ class _Records(_Importer):
                                 "hours_tenths": hours, "study_seconds": seconds})
         stmt = update(tr).where(tr.c.training_id == bindparam("b_training"),
                                 tr.c.teacher_id == bindparam("b_teacher"))
-        self.write(conn, inserts, updates, stmt)
+        self.write(conn, inserts, updates, stmt,
+                   {"b_training": "training_id", "b_teacher": "teacher_id"}, last=True)
 
 
 # --------------------------------------------------------------------------- teacher counts
@@ -1713,7 +1833,7 @@ class _TeacherCounts(_Importer):
         t = self.table
         stmt = update(t).where(t.c.region_code == bindparam("b_region"),
                                t.c.stage == bindparam("b_stage"))
-        self.write(conn, inserts, updates, stmt)
+        self.write(conn, inserts, updates, stmt, {"b_region": "region_code", "b_stage": "stage"})
 
 
 _IMPORTERS: dict[str, type[_Importer]] = {
@@ -1779,7 +1899,9 @@ def _run(
 
     importer = _IMPORTERS[kind](ctx, report)
     count = 0
-    with engine.connect() as conn:
+    with engine.connect() as conn, ThreadPoolExecutor(1) as writer:
+        if conn.dialect.name == "postgresql" and importer.batched:
+            importer.writer = writer
         trans = conn.begin()
         try:
             importer.load(conn)
@@ -1793,8 +1915,7 @@ def _run(
                         # last errors its rows can get, so every error before this row is
                         # known and can go to the report file.
                         if importer.batched and importer.batch:
-                            importer.flush(conn)
-                            importer.batch = []
+                            importer.flush_batch(conn)
                         report.settle(row_no)
                     values = {}
                     blank = True
@@ -1831,12 +1952,13 @@ def _run(
                     if parsed is not None:
                         importer.batch.append(parsed)
                         if len(importer.batch) >= BATCH_SIZE:
-                            importer.flush(conn)
-                            importer.batch = []
+                            importer.flush_batch(conn)
             except _FileProblem as problem:
                 importer.error(problem.row, FILE_COLUMN, problem.reason, "")
             importer.row, importer.values, importer.rejected = 0, {}, frozenset()
+            importer.settle_writes()
             importer.finish(conn)
+            importer.settle_writes()
             if importer.failed or dry_run:
                 trans.rollback()
             else:
@@ -1844,6 +1966,7 @@ def _run(
                     ctx.before_commit(conn, _result(kind, importer, count, dry_run))
                 trans.commit()
         except BaseException:
+            importer.settle_writes(quiet=True)
             if trans.is_active:
                 trans.rollback()
             raise

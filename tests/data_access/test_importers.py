@@ -110,6 +110,13 @@ def result(kind, rows, inserted=0, updated=0, unchanged=0, dry_run=False):
     return ImportResult(kind, rows, inserted, updated, unchanged, dry_run)
 
 
+@pytest.fixture(autouse=True)
+def _copy_from_two_rows(monkeypatch):
+    """On PostgreSQL every write of two rows or more goes through COPY (a production import
+    switches at COPY_MIN_ROWS), so these tests check the COPY path and the row path both."""
+    monkeypatch.setattr(importers, "COPY_MIN_ROWS", 2)
+
+
 @pytest.fixture
 def world(engine, tmp_path):
     """Schools (one soft-deleted), teachers and trainings; returns the engine."""
@@ -618,6 +625,73 @@ def test_many_batches_import_and_reimport(world, tmp_path, monkeypatch):
     records = [RECORDS[0]] + [["T1", r[0], "1.5", "90"] for r in rows[1:]]
     assert run(world, "records", tmp_path, records) == result("records", 10, inserted=10)
     assert run(world, "records", tmp_path, records) == result("records", 10, unchanged=10)
+
+
+def test_copy_and_row_writes_store_the_same_rows(engine, tmp_path, monkeypatch):
+    """PostgreSQL's COPY path (inserts straight in, updates through a staging table) leaves
+    exactly what row-by-row statements leave, defaults included."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("COPY is PostgreSQL's")
+    schools = [SCHOOLS[0]] + [[f"C{i:03d}", f"学校{i}", "350102", "", ""] for i in range(30)]
+    teachers = [TEACHERS[0]] + [
+        [f"1390000{i:04d}", f"教师{i}", f"C{i % 30:03d}", "小学", "语文", "", "",
+         f"35010219800101{i:04d}", "", "2024-03-0%d 08:00" % (1 + i % 9)]
+        for i in range(60)
+    ]
+    changed_schools = [SCHOOLS[0]] + [[c[0], c[1] + "（新）", *c[2:]] for c in schools[1:]]
+    changed_teachers = [teachers[0]] + [[t[0], t[1] + "乙", *t[2:]] for t in teachers[1:]]
+
+    def load(threshold):
+        monkeypatch.setattr(importers, "COPY_MIN_ROWS", threshold)
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM teachers"))
+            conn.execute(text("DELETE FROM schools"))
+        counts = [run(engine, "schools", tmp_path, schools),
+                  run(engine, "teachers", tmp_path, teachers),
+                  run(engine, "schools", tmp_path, changed_schools),
+                  run(engine, "teachers", tmp_path, changed_teachers)]
+        with engine.connect() as conn:
+            stored = [conn.execute(text(
+                "SELECT code, name, region_code, kind, urban_rural FROM schools ORDER BY code"
+            )).all(), conn.execute(text(
+                "SELECT account, name, school_code, stage, subject, id_number_masked, "
+                "id_number_hash, cert_status, applied_at FROM teachers ORDER BY account"
+            )).all()]
+        return counts, stored
+
+    by_copy, by_rows = load(1), load(10**9)
+    assert by_copy == by_rows
+    counts, (stored_schools, stored_teachers) = by_copy
+    assert [c.inserted for c in counts] == [30, 60, 0, 0]
+    assert [c.updated for c in counts] == [0, 0, 30, 60]
+    assert stored_schools[0].name == "学校0（新）" and stored_schools[0].kind == "学校"
+    assert stored_teachers[0].name == "教师0乙" and stored_teachers[0].cert_status == "已通过"
+
+
+def test_a_write_that_fails_in_the_background_fails_the_import_and_keeps_nothing(
+        world, tmp_path, monkeypatch):
+    if world.dialect.name != "postgresql":
+        pytest.skip("only PostgreSQL writes in the background")
+    monkeypatch.setattr(importers, "BATCH_SIZE", 3)
+    calls = []
+
+    def failing_copy(conn, table, rows):
+        calls.append(len(rows))
+        if len(calls) == 2:
+            raise RuntimeError("the disk is full")
+        real_copy(conn, table, rows)
+
+    real_copy = importers.copy_insert
+    monkeypatch.setattr(importers, "copy_insert", failing_copy)
+    rows = [TEACHERS[0]] + [
+        [f"1390000{i:04d}", f"教师{i}", "S1", "小学", "语文", "", "", "", "", ""]
+        for i in range(10)
+    ]
+    before = snapshot(world)
+    with pytest.raises(RuntimeError, match="the disk is full"):
+        run(world, "teachers", tmp_path, rows)
+    assert calls == [3, 3]  # the third batch waited for the second, and stopped there
+    assert snapshot(world) == before
 
 
 # --------------------------------------------------------------------------- idempotence
