@@ -151,8 +151,7 @@ def _refresh_progress(engine):
             expected = last_refresh_seconds(conn)
     except Exception:  # a database without the tables yet: no estimate
         expected = None
-    stages = len(STAGES) if engine.dialect.name == "sqlite" else len(STAGES) - 1
-    return Progress("refresh", stages=stages, expected_s=expected)
+    return Progress("refresh", stages=len(STAGES), expected_s=expected)
 
 
 @main.command("gen-demo")

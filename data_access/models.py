@@ -318,6 +318,8 @@ class AggRegion(Base):
     """
 
     __tablename__ = "agg_region"
+    # PostgreSQL: a partition per snapshot (data_access/snapshot_store.py); SQLite: a file.
+    __table_args__ = ({"postgresql_partition_by": "LIST (snapshot_id)"},)
 
     snapshot_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     training_id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -354,6 +356,7 @@ class AggSchool(Base):
         Index("ix_agg_school_region", "snapshot_id", "training_id", "region_code", "school_code",
               "stage", "subject", "certified", "participants", "learners", "hours_tenths",
               "completed"),
+        {"postgresql_partition_by": "LIST (snapshot_id)"},
     )
 
 
@@ -364,6 +367,7 @@ class AggTeacherCount(Base):
     """
 
     __tablename__ = "agg_teacher_count"
+    __table_args__ = ({"postgresql_partition_by": "LIST (snapshot_id)"},)
 
     snapshot_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     region_code: Mapped[str] = mapped_column(String(20), primary_key=True)
@@ -421,6 +425,7 @@ class AggTeacher(Base):
     ) + (
         Index("ix_agg_teacher_school", "snapshot_id", "training_id", "school_code", "teacher_id",
               "stage", "subject", "certified"),
+        {"postgresql_partition_by": "LIST (snapshot_id)"},
     )
 
 

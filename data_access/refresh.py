@@ -19,10 +19,12 @@ Steps of :func:`refresh`
 1. A ``snapshots`` row (status ``building``) is inserted and committed.
 2. Every aggregate of the new snapshot is built with ``INSERT … SELECT … GROUP BY`` executed
    by the database (no record is read into Python), in one transaction that sees one state
-   of the base tables. Where the rows go is snapshot_store's business: on PostgreSQL into the
-   shared aggregate tables (REPEATABLE READ; MVCC blocks nobody); on SQLite into a new file
-   of the snapshot's own, written without journal and indexed after the rows are in, so the
-   main file's write lock is never held by the build and logins do not wait for it.
+   of the base tables. Where the rows go is snapshot_store's business: on PostgreSQL into new
+   tables in a schema of the snapshot's own, indexed after the rows are in and attached as the
+   snapshot's partitions of the aggregate tables (REPEATABLE READ; MVCC blocks nobody); on
+   SQLite into a new file of the snapshot's own, written without journal and indexed after
+   the rows are in, so the main file's write lock is never held by the build and logins do
+   not wait for it.
 
    - ``agg_school``: training_records ⋈ teachers ⋈ schools (not deleted) ⋈ trainings, per
      training × school × 学段 × 学科 × certified (认证状态 = 已通过);
@@ -43,9 +45,9 @@ Steps of :func:`refresh`
    ``current_snapshot`` row is switched to the new snapshot, the snapshot is marked ``ready``
    and every other older snapshot except the previous one is marked ``retired`` (or
    ``failed`` for leftovers of killed runs).
-4. The older snapshots are dropped: their files deleted (SQLite) or their rows deleted in
-   batches of one transaction each (PostgreSQL). A failure here does not undo the switch;
-   the next refresh drops what is left (step 0).
+4. The older snapshots are dropped: their files deleted (SQLite) or their partitions'
+   schemas dropped (PostgreSQL). A failure here does not undo the switch; the next refresh
+   drops what is left (step 0).
 
 If anything in step 2 or 3 fails, the new snapshot is marked ``failed`` and dropped, the
 served snapshot is untouched and :class:`RefreshError` is raised from the original
@@ -74,7 +76,6 @@ from sqlalchemy import (
     Date,
     Engine,
     Integer,
-    and_,
     case,
     delete,
     false,
@@ -126,8 +127,6 @@ _SQLITE_BUILD_CACHE_KIB = 262144
 # work_mem of the build transaction on PostgreSQL.
 _POSTGRES_BUILD_WORK_MEM = "64MB"
 
-# Rows per DELETE transaction when PostgreSQL drops a snapshot's rows.
-_POSTGRES_DELETE_BATCH = 50_000
 # pg_advisory_lock key of the refresh ("yanxiu refresh" as a number).
 _REFRESH_LOCK_KEY = 0x79616E7869_7572
 
@@ -199,8 +198,7 @@ def refresh(engine: Engine, *, now: datetime | None = None,
     clock = time.perf_counter()
     started_at = now if now is not None else datetime.now()
 
-    if store.stores_in_files(engine):
-        _require_snapshot_files_schema(engine)
+    _require_snapshot_schema(engine)
     with _one_refresh_at_a_time(engine):
         try:
             _clean_leftovers(engine)
@@ -286,15 +284,19 @@ def _one_refresh_at_a_time(engine: Engine) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _require_snapshot_files_schema(engine: Engine) -> None:
+def _require_snapshot_schema(engine: Engine) -> None:
     """A SQLite database not yet upgraded to migration 0008 still has aggregate tables in
     the main file; its readers would find them before the snapshot's file and show nothing
-    of a new snapshot."""
-    names = [model.__tablename__ for model in AGG_TABLES]
+    of a new snapshot. A PostgreSQL database before 0013 has aggregate tables that take no
+    partitions."""
+    names = ", ".join(f"'{model.__tablename__}'" for model in AGG_TABLES)
+    if store.stores_in_files(engine):
+        query = f"SELECT count(*) FROM main.sqlite_master WHERE type = 'table' AND name IN ({names})"
+    else:
+        query = ("SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                 f"WHERE n.nspname = current_schema() AND c.relkind = 'r' AND c.relname IN ({names})")
     with engine.connect() as conn:
-        old = conn.execute(
-            text("SELECT count(*) FROM main.sqlite_master WHERE type = 'table' AND name IN "
-                 "(" + ", ".join(f"'{n}'" for n in names) + ")")).scalar()
+        old = conn.execute(text(query)).scalar()
     if old:
         raise RefreshError("the database schema is older than this version: "
                            "run `yanxiu db upgrade` first (数据库结构不是最新版本，请先运行 yanxiu db upgrade)")
@@ -304,8 +306,14 @@ def _build_snapshot(engine: Engine, sid: int, progress=None) -> tuple[int, int]:
     """Every aggregate of snapshot ``sid``, committed under status ``building``."""
     if engine.dialect.name == "sqlite":
         return _build_sqlite(engine, sid, progress)
+    tables = [model.__table__ for model in AGG_TABLES]
     with _build_transaction(engine) as conn:
-        return _build(conn, sid, progress)
+        base = store.create_partitions(conn, sid, tables)
+        counts = _build(conn, sid, progress)
+        if progress:
+            progress("indexes")
+        store.attach_partitions(conn, sid, tables, base)
+        return counts
 
 
 @contextmanager
@@ -386,9 +394,6 @@ def _build(conn: Connection, sid: int, progress=None) -> tuple[int, int]:
     _build_teacher_list(conn, sid)
     tell(STAGES[4])
     _build_teacher_counts(conn, sid)
-    if conn.dialect.name == "postgresql":
-        # Fresh planner statistics for the readers of the new rows.
-        conn.execute(text("ANALYZE agg_school, agg_region, agg_teacher_count, agg_teacher"))
     return school_rows, region_rows
 
 
@@ -692,33 +697,19 @@ def _purge(engine: Engine, *, keep_from: int, previous: int | None) -> None:
 
 
 def _drop_snapshots(engine: Engine, *, keep: set[int], below: int | None = None) -> None:
-    """SQLite: delete the files of the other snapshots. PostgreSQL: delete their rows in
-    batches of one transaction each (a kill loses at most one batch of progress; deleting
-    only marks tuples, so it costs the rows deleted, not the rows kept)."""
+    """Drop the other snapshots: SQLite deletes their files, PostgreSQL drops their
+    partitions (a snapshot whose partitions are still being read is left to the next run)."""
     if store.stores_in_files(engine):
         for sid, path in store.snapshot_files(engine).items():
             if sid not in keep and (below is None or sid < below):
                 store.remove_file(path)
         return
-    for model in AGG_TABLES:
-        cond = model.snapshot_id.not_in(keep) if keep else true()
-        if below is not None:
-            cond = and_(cond, model.snapshot_id < below)
-        _delete_in_batches(engine, model, cond)
-
-
-def _delete_in_batches(engine: Engine, model, cond) -> None:
-    table = model.__table__
-    while True:
-        with engine.begin() as conn:
-            ids = select(literal_column("ctid")).select_from(table).where(cond).limit(
-                _POSTGRES_DELETE_BATCH)
-            deleted = conn.execute(
-                delete(table).where(literal_column("ctid") == func.any(func.array(ids.scalar_subquery())))
-                .execution_options(preserve_rowcount=True)
-            ).rowcount
-        if deleted < _POSTGRES_DELETE_BATCH:
-            return
+    with engine.connect() as conn:
+        found = store.partition_snapshots(conn)
+    for sid in sorted(found):
+        if sid not in keep and (below is None or sid < below):
+            if not store.drop_partitions(engine, sid):
+                log.warning("snapshot %s is still being read; the next refresh drops it", sid)
 
 
 def _discard(engine: Engine, sid: int) -> None:
@@ -733,9 +724,8 @@ def _discard(engine: Engine, sid: int) -> None:
             )
         if store.stores_in_files(engine):
             store.remove_file(store.snapshot_path(engine, sid))
-        else:
-            for model in AGG_TABLES:
-                _delete_in_batches(engine, model, model.snapshot_id == sid)
+        elif not store.drop_partitions(engine, sid):
+            log.warning("failed snapshot %s is still being read; the next refresh drops it", sid)
     except Exception:
         log.exception("could not discard failed snapshot %s", sid)
 

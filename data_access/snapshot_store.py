@@ -1,7 +1,15 @@
 """Where a snapshot's aggregate rows live.
 
-PostgreSQL: in the aggregate tables of the database, every row tagged with its
-``snapshot_id`` (MVCC: building a snapshot blocks no reader and no writer).
+PostgreSQL: in partitions of the aggregate tables, which are partitioned by ``snapshot_id``
+(LIST, one partition per snapshot). A snapshot's partitions are plain tables in a schema of
+their own, ``snapshot_<id>`` (:func:`create_partitions`): the build fills them without any
+index, then adds the primary keys and indexes in one sort each and attaches them to the
+aggregate tables (:func:`attach_partitions`), all in the build's one transaction, so a killed
+build leaves nothing. Readers query the aggregate tables by ``snapshot_id`` and read only
+that snapshot's partition. Retiring a snapshot is dropping its schema
+(:func:`drop_partitions`), not deleting rows. MVCC: building blocks no reader and no writer;
+the drop takes the aggregate tables' lock for a moment and gives up rather than wait behind
+a long reader (the next refresh drops it).
 
 SQLite: in a database file of its own, ``<database>.snapshots/<id>.db``, holding the four
 aggregate tables (``AGG_TABLES``; the main file has none of them). SQLite has one writer at a
@@ -25,11 +33,16 @@ import os
 import re
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, Table
+from sqlalchemy.schema import CreateIndex
 
 SCHEMA = "snap"
 _INFO_KEY = "yanxiu_snapshot"
 _FILE_RE = re.compile(r"^(\d+)\.db$")
+_PARTITION_SCHEMA_RE = re.compile(r"^snapshot_(\d+)$")
+# How long dropping a retired snapshot's partitions may wait for the readers of the
+# aggregate tables; readers arriving meanwhile wait behind it, so this is their worst delay.
+_DROP_LOCK_TIMEOUT = "1s"
 
 
 class SnapshotGone(LookupError):
@@ -140,3 +153,70 @@ def reads_snapshot(fn):
         return fn(conn, snapshot_id, *args, **kwargs)
 
     return wrapper
+
+
+# --------------------------------------------------------------------------- PostgreSQL
+
+
+def partition_schema(snapshot_id: int) -> str:
+    return f"snapshot_{int(snapshot_id)}"
+
+
+def create_partitions(conn: Connection, snapshot_id: int, tables: list[Table]) -> str:
+    """The build's transaction: a schema for ``snapshot_id`` with a plain table shaped like
+    each of ``tables`` (no key, no index), first on the search path until the transaction
+    ends, so that the build's unqualified names write there and read the base tables from
+    the usual schema. Returns that usual schema."""
+    q = conn.dialect.identifier_preparer.quote
+    base = conn.exec_driver_sql("SELECT current_schema()").scalar_one()
+    schema = partition_schema(snapshot_id)
+    conn.exec_driver_sql(f"CREATE SCHEMA {q(schema)}")
+    for table in tables:
+        conn.exec_driver_sql(f"CREATE TABLE {q(schema)}.{q(table.name)} "
+                             f"(LIKE {q(base)}.{q(table.name)} INCLUDING DEFAULTS)")
+    conn.exec_driver_sql(f"SET LOCAL search_path TO {q(schema)}, {q(base)}")
+    return base
+
+
+def attach_partitions(conn: Connection, snapshot_id: int, tables: list[Table], base: str) -> None:
+    """After the rows are in: each table's primary key and indexes, built in one pass each,
+    then the table attached as the partition of ``snapshot_id`` (the aggregate tables' own
+    indexes take these over instead of building them again)."""
+    q = conn.dialect.identifier_preparer.quote
+    schema = partition_schema(snapshot_id)
+    in_schema = {"schema_translate_map": {None: schema}}
+    for table in tables:
+        key = ", ".join(q(c.name) for c in table.primary_key.columns)
+        conn.exec_driver_sql(f"ALTER TABLE {q(schema)}.{q(table.name)} ADD PRIMARY KEY ({key})")
+        for index in table.indexes:
+            conn.execute(CreateIndex(index), execution_options=in_schema)
+        conn.exec_driver_sql(
+            f"ALTER TABLE {q(base)}.{q(table.name)} ATTACH PARTITION "
+            f"{q(schema)}.{q(table.name)} FOR VALUES IN ({int(snapshot_id)})")
+    conn.exec_driver_sql(f"ANALYZE {', '.join(f'{q(schema)}.{q(t.name)}' for t in tables)}")
+
+
+def partition_snapshots(conn: Connection) -> set[int]:
+    """The ids of every snapshot that has a schema of partitions."""
+    names = conn.exec_driver_sql(
+        "SELECT nspname FROM pg_namespace WHERE nspname ~ '^snapshot_[0-9]+$'").scalars()
+    return {int(m.group(1)) for n in names if (m := _PARTITION_SCHEMA_RE.match(n))}
+
+
+def drop_partitions(engine: Engine, snapshot_id: int) -> bool:
+    """Drop the partitions of ``snapshot_id``; False when the aggregate tables' readers did
+    not let go within :data:`_DROP_LOCK_TIMEOUT` (nothing dropped; the next refresh tries
+    again)."""
+    from sqlalchemy.exc import OperationalError
+
+    q = engine.dialect.identifier_preparer.quote
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{_DROP_LOCK_TIMEOUT}'")
+            conn.exec_driver_sql(
+                f"DROP SCHEMA IF EXISTS {q(partition_schema(snapshot_id))} CASCADE")
+    except OperationalError as exc:
+        if getattr(exc.orig, "sqlstate", None) != "55P03":  # lock_not_available
+            raise
+        return False
+    return True

@@ -39,6 +39,7 @@ from data_access.refresh import (
 from data_access.accounts import create_user
 from data_access.db import make_engine
 from data_access.regions import upsert_region
+from data_access import snapshot_store as store
 from data_access.snapshot_store import (
     SnapshotGone,
     attach_new,
@@ -254,13 +255,19 @@ def agg_rows(conn, sid) -> dict[str, int]:
 
 
 def plant_leftover(engine, sid) -> None:
-    """One aggregate row of snapshot ``sid`` where a killed build would have left it."""
+    """One aggregate row of snapshot ``sid`` where a build that stopped after writing it
+    would have left it (on PostgreSQL the build is one transaction, so only a run that
+    died between its build and its switch can leave rows: attached partitions)."""
     with engine.connect() as conn:
         if stores_in_files(conn):
             attach_new(conn, sid)
             conn.execute(CreateTable(AggSchool.__table__),
                          execution_options={"schema_translate_map": {None: "snap"}})
             conn.commit()
+        else:
+            tables = [AggSchool.__table__]
+            base = store.create_partitions(conn, sid, tables)
+            store.attach_partitions(conn, sid, tables, base)
         conn.execute(insert(AggSchool).values(
             snapshot_id=sid, training_id=1, school_code="S-DT-1", stage="初中", subject="语文",
             certified=True, region_code="350425", participants=1, learners=1, hours_tenths=1,
@@ -276,6 +283,8 @@ def snapshots_with_rows(engine) -> set[int]:
         found = {sid for sid in ids if any(agg_rows(conn, sid).values())}
         if stores_in_files(conn):
             found |= set(snapshot_files(conn))  # a file is a leftover even when empty
+        else:
+            found |= store.partition_snapshots(conn)  # and so is a schema of partitions
         return found
 
 
@@ -576,6 +585,42 @@ def test_failed_purge_does_not_undo_the_switch(engine, data, monkeypatch):
         assert {sid for sid in range(first.snapshot_id, fourth.snapshot_id + 1)
                 if agg_rows(conn, sid)["agg_school"]} == {third.snapshot_id, fourth.snapshot_id}
     assert second.snapshot_id < third.snapshot_id
+
+
+def test_postgresql_keeps_a_partition_per_snapshot_and_waits_little_for_readers(engine, data):
+    """PostgreSQL: the served and the previous snapshot are partitions of every aggregate
+    table; a retired snapshot whose partitions a reader still holds is left to the next
+    refresh (after a moment's wait) instead of stalling the readers behind the drop."""
+    if stores_in_files(engine):
+        pytest.skip("SQLite keeps a file per snapshot")
+    first = refresh(engine, now=DAY1)
+    second = refresh(engine, now=DAY1 + timedelta(hours=1))
+
+    def partitions():
+        with engine.connect() as conn:
+            return {parent: sorted(conn.exec_driver_sql(
+                "SELECT n.nspname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                f"WHERE i.inhparent = '{parent}'::regclass").scalars())
+                for parent in ("agg_school", "agg_region", "agg_teacher_count", "agg_teacher")}
+
+    both = [f"snapshot_{first.snapshot_id}", f"snapshot_{second.snapshot_id}"]
+    assert partitions() == {table: both for table in partitions()}
+    reader = engine.connect()
+    try:
+        reader.execute(select(func.count()).select_from(AggSchool)
+                       .where(AggSchool.snapshot_id == first.snapshot_id))  # holds its lock
+        started = time.perf_counter()
+        third = refresh(engine, now=DAY1 + timedelta(hours=2))
+        assert time.perf_counter() - started < 30
+        assert served(engine)[0] == third.snapshot_id
+        assert first.snapshot_id in snapshots_with_rows(engine)  # left behind, not waited for
+    finally:
+        reader.close()
+    fourth = refresh(engine, now=DAY1 + timedelta(hours=3))
+    assert snapshots_with_rows(engine) == {third.snapshot_id, fourth.snapshot_id}
+    with engine.connect() as conn:
+        assert read_school(conn, fourth.snapshot_id) == data.school_totals()
 
 
 # --------------------------------------------------------------------------- killed runs
