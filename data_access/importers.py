@@ -1036,13 +1036,23 @@ class _Importer:
         """Wait for the batch being written in the background, and raise what it raised
         (unless ``quiet``): the connection is the import's own, so nothing else may use it
         meanwhile."""
-        pending, self.pending = self.pending, None
+        pending = self.pending
         if pending is None:
             return
-        if quiet:
-            pending.exception()
-        else:
-            pending.result()
+        try:
+            if not quiet:
+                pending.result()
+                return
+            while True:
+                try:
+                    pending.exception()
+                    return
+                except BaseException:  # another Ctrl-C: the write still owns the connection
+                    continue
+        finally:
+            # Interrupted while waiting: still pending, so the error path waits for it.
+            if pending.done():
+                self.pending = None
 
     def write(self, conn: Connection, inserts: list[dict], updates: list[dict],
               update_stmt, keys: dict[str, str], last: bool = False) -> None:
@@ -1088,7 +1098,8 @@ COPY_MIN_ROWS = 200
 def _copy_values(conn: Connection, table: Table, columns: list[str], rows: list[dict]):
     """Each row's values of ``columns`` as the database takes them (the columns' own bind
     processing applied, which COPY would otherwise bypass)."""
-    processors = [table.c[c].type.bind_processor(conn.dialect) for c in columns]
+    processors = [table.c[c].type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+                  for c in columns]
     if not any(processors):
         return ([row[c] for c in columns] for row in rows)
     return (

@@ -293,8 +293,9 @@ def _require_snapshot_schema(engine: Engine) -> None:
     if store.stores_in_files(engine):
         query = f"SELECT count(*) FROM main.sqlite_master WHERE type = 'table' AND name IN ({names})"
     else:
-        query = ("SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                 f"WHERE n.nspname = current_schema() AND c.relkind = 'r' AND c.relname IN ({names})")
+        query = ("SELECT count(*) FROM pg_class WHERE relkind = 'r' AND oid IN ("
+                 + ", ".join(f"to_regclass('{model.__tablename__}')" for model in AGG_TABLES)
+                 + ")")
     with engine.connect() as conn:
         old = conn.execute(text(query)).scalar()
     if old:
@@ -706,10 +707,10 @@ def _drop_snapshots(engine: Engine, *, keep: set[int], below: int | None = None)
         return
     with engine.connect() as conn:
         found = store.partition_snapshots(conn)
-    for sid in sorted(found):
-        if sid not in keep and (below is None or sid < below):
-            if not store.drop_partitions(engine, sid):
-                log.warning("snapshot %s is still being read; the next refresh drops it", sid)
+    retired = [sid for sid in found if sid not in keep and (below is None or sid < below)]
+    if not store.drop_partitions(engine, retired):
+        log.warning("snapshots %s: the aggregate tables are being read; the next refresh "
+                    "drops them", retired)
 
 
 def _discard(engine: Engine, sid: int) -> None:
@@ -717,6 +718,11 @@ def _discard(engine: Engine, sid: int) -> None:
     database itself is gone, the next refresh cleans up)."""
     try:
         with engine.begin() as conn:
+            served = conn.execute(
+                select(CurrentSnapshot.snapshot_id).where(CurrentSnapshot.id == 1)).scalar()
+            if served == sid:  # the switch's commit went through after all
+                log.warning("snapshot %s is served although its switch reported a failure", sid)
+                return
             conn.execute(
                 update(Snapshot)
                 .where(Snapshot.id == sid, Snapshot.status.in_((STATUS_BUILDING, STATUS_READY)))
@@ -724,8 +730,9 @@ def _discard(engine: Engine, sid: int) -> None:
             )
         if store.stores_in_files(engine):
             store.remove_file(store.snapshot_path(engine, sid))
-        elif not store.drop_partitions(engine, sid):
-            log.warning("failed snapshot %s is still being read; the next refresh drops it", sid)
+        elif not store.drop_partitions(engine, [sid]):
+            log.warning("failed snapshot %s: the aggregate tables are being read; the next "
+                        "refresh drops it", sid)
     except Exception:
         log.exception("could not discard failed snapshot %s", sid)
 

@@ -32,6 +32,7 @@ import functools
 import os
 import re
 from pathlib import Path
+from typing import Iterable
 
 from sqlalchemy import Connection, Engine, Table
 from sqlalchemy.schema import CreateIndex
@@ -168,14 +169,22 @@ def create_partitions(conn: Connection, snapshot_id: int, tables: list[Table]) -
     ends, so that the build's unqualified names write there and read the base tables from
     the usual schema. Returns that usual schema."""
     q = conn.dialect.identifier_preparer.quote
-    base = conn.exec_driver_sql("SELECT current_schema()").scalar_one()
+    base = aggregate_schema(conn)
+    path = conn.exec_driver_sql("SHOW search_path").scalar_one()
     schema = partition_schema(snapshot_id)
     conn.exec_driver_sql(f"CREATE SCHEMA {q(schema)}")
     for table in tables:
         conn.exec_driver_sql(f"CREATE TABLE {q(schema)}.{q(table.name)} "
                              f"(LIKE {q(base)}.{q(table.name)} INCLUDING DEFAULTS)")
-    conn.exec_driver_sql(f"SET LOCAL search_path TO {q(schema)}, {q(base)}")
+    conn.exec_driver_sql(f"SET LOCAL search_path TO {q(schema)}, {path}")
     return base
+
+
+def aggregate_schema(conn: Connection) -> str:
+    """The schema the aggregate tables are found in on this connection's search path."""
+    return conn.exec_driver_sql(
+        "SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE c.oid = to_regclass('agg_school')").scalar_one()
 
 
 def attach_partitions(conn: Connection, snapshot_id: int, tables: list[Table], base: str) -> None:
@@ -203,20 +212,26 @@ def partition_snapshots(conn: Connection) -> set[int]:
     return {int(m.group(1)) for n in names if (m := _PARTITION_SCHEMA_RE.match(n))}
 
 
-def drop_partitions(engine: Engine, snapshot_id: int) -> bool:
-    """Drop the partitions of ``snapshot_id``; False when the aggregate tables' readers did
-    not let go within :data:`_DROP_LOCK_TIMEOUT` (nothing dropped; the next refresh tries
-    again)."""
+def drop_partitions(engine: Engine, snapshot_ids: Iterable[int]) -> bool:
+    """Drop the partitions of ``snapshot_ids``, all in one transaction: dropping a partition
+    locks the whole aggregate table, so every reader of any snapshot holds it off, and each
+    try makes the readers arriving meanwhile wait. False when the readers did not let go
+    within :data:`_DROP_LOCK_TIMEOUT` (nothing dropped; the next refresh tries again)."""
     from sqlalchemy.exc import OperationalError
 
+    names = [partition_schema(sid) for sid in sorted(snapshot_ids)]
+    if not names:
+        return True
     q = engine.dialect.identifier_preparer.quote
     try:
         with engine.begin() as conn:
             conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{_DROP_LOCK_TIMEOUT}'")
             conn.exec_driver_sql(
-                f"DROP SCHEMA IF EXISTS {q(partition_schema(snapshot_id))} CASCADE")
+                f"DROP SCHEMA IF EXISTS {', '.join(map(q, names))} CASCADE")
     except OperationalError as exc:
-        if getattr(exc.orig, "sqlstate", None) != "55P03":  # lock_not_available
+        # lock_not_available, or deadlock_detected when a reader took the tables in
+        # another order: either way, the readers win and the next refresh tries again.
+        if getattr(exc.orig, "sqlstate", None) not in ("55P03", "40P01"):
             raise
         return False
     return True

@@ -694,6 +694,31 @@ def test_a_write_that_fails_in_the_background_fails_the_import_and_keeps_nothing
     assert snapshot(world) == before
 
 
+def test_an_interrupted_wait_for_the_background_write_keeps_waiting_before_a_rollback():
+    """Ctrl-C while the main thread waits for a batch being written: the write still owns
+    the connection, so it stays pending and the error path waits for it to end."""
+    from concurrent.futures import Future
+
+    importer = importers._Teachers(importers._Context(id_key=KEY, now=NOW, source="x",
+                                                      write=True), report=None)
+    pending = Future()
+    pending.set_running_or_notify_cancel()
+    importer.pending = pending
+    calls = []
+
+    def interrupted(timeout=None):
+        calls.append("result")
+        raise KeyboardInterrupt
+
+    pending.result = interrupted
+    with pytest.raises(KeyboardInterrupt):
+        importer.settle_writes()
+    assert importer.pending is pending  # not forgotten: the write is still running
+    pending.set_result(None)
+    importer.settle_writes(quiet=True)
+    assert importer.pending is None and calls == ["result"]
+
+
 # --------------------------------------------------------------------------- idempotence
 
 
