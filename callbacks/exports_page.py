@@ -8,7 +8,7 @@ from flask_login import current_user
 from data_access.metrics import MINUTE_TIME
 from data_access.export_jobs import jobs_for_user
 from data_access.metrics import integer, percent
-from dashboard.access import read, require_scope
+from dashboard.access import read, recover_jobs, require_scope
 from layouts.exports_page import size_text
 from layouts.ids import Exports
 
@@ -30,6 +30,7 @@ def _progress(job) -> str:
 @callback(Output(Exports.GRID, "rowData"), Input(Exports.TICK, "n_intervals"))
 def job_rows(_tick):
     require_scope()
+    recover_jobs()
     with read() as conn:
         jobs = jobs_for_user(conn, current_user.id)
     return [

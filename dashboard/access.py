@@ -21,6 +21,17 @@ def engine() -> Engine:
     return current_app.extensions["yanxiu"].engine
 
 
+def recover_jobs() -> None:
+    """Retry or fail the export jobs whose worker died (any process may notice first)."""
+    from .task_queue import recover
+
+    state = current_app.extensions["yanxiu"]
+    try:
+        recover(state.engine, state.job_queue, state.settings)
+    except Exception:  # noqa: BLE001 - a busy database: the workers' own sweep follows
+        current_app.logger.warning("export job sweep skipped", exc_info=True)
+
+
 @contextmanager
 def read() -> Iterator[Connection]:
     with engine().connect() as conn:

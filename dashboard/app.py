@@ -22,6 +22,7 @@ from .input_guard import reject_hostile_input
 from .access import current_scope
 from .security import CSRF_COOKIE, content_security_policy, csrf_token, csrf_valid, no_store
 from .settings import Settings
+from .task_queue import BrokerQueue, LocalQueue, make_queue
 from .static_files import (CHART_BUNDLES, FAVICON_PATH, SessionInterface, StaticFiles,
                            favicon_url, is_static_path, preload_header)
 
@@ -43,6 +44,8 @@ class AppState:
     # The 大屏's data by (region, training, snapshot): every screen of a region polling this
     # worker shares one read per snapshot.
     screen_cache: ScreenCache = field(default_factory=ScreenCache)
+    # Where background exports are handed over (dashboard/task_queue.py).
+    job_queue: LocalQueue | BrokerQueue = field(default_factory=LocalQueue)
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -61,7 +64,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     if settings.trusted_proxies:
         n = settings.trusted_proxies
         server.wsgi_app = ProxyFix(server.wsgi_app, x_for=n, x_proto=n, x_host=n)
-    state = AppState(settings, make_engine(settings.database_url), StaticFiles(ASSETS_DIR))
+    state = AppState(settings, make_engine(settings.database_url), StaticFiles(ASSETS_DIR),
+                     job_queue=make_queue(settings))
     server.extensions["yanxiu"] = state
     server.jinja_env.globals.update(asset_url=state.static_files.asset_url,
                                     favicon_url=favicon_url())

@@ -340,32 +340,30 @@ def screen_token_revoke(token_id: str) -> None:
 # --------------------------------------------------------------------------- exports
 
 
-@main.command("export-run", hidden=True)
-@click.argument("job_id", type=int)
-@click.option("--export-dir", type=click.Path(file_okay=False), default=None)
-def export_run(job_id: int, export_dir: str | None) -> None:
-    """Write one background export (started by the web app; not for interactive use)."""
-    from data_access.export_jobs import purge_expired, run_job
+@main.command()
+@click.option("--concurrency", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="exports written at once (with a broker)")
+@click.option("--parent-pid", type=int, default=None, hidden=True)
+def worker(concurrency: int, parent_pid: int | None) -> None:
+    """Run background exports: a Celery worker on YANXIU_BROKER_URL, on any host; without a
+    broker, the local worker (which `serve` and `demo` also start themselves)."""
+    from .task_queue import worker as run_worker
 
-    if hasattr(os, "nice"):
-        try:
-            os.nice(10)  # yield the CPU to the web workers
-        except OSError:
-            pass
     settings = _settings()
-    folder = Path(export_dir) if export_dir else settings.export_dir
-    engine = make_engine(settings.database_url)
+    if parent_pid is None:
+        where = settings.broker_url and _without_password(settings.broker_url)
+        click.echo(f"导出任务处理程序：{'任务队列 ' + where if where else '本机（无任务队列）'}；"
+                   f"导出文件目录 {settings.export_dir}", err=True)
+    run_worker(settings, concurrency=concurrency, parent_pid=parent_pid)
+
+
+def _without_password(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
     try:
-        status = run_job(engine, job_id, folder)
-        try:
-            with engine.begin() as conn:
-                purge_expired(conn, folder)
-        except Exception as exc:  # noqa: BLE001 - housekeeping must not fail the job
-            click.echo(f"purge skipped: {exc}", err=True)
-    finally:
-        engine.dispose()
-    if status != "done":
-        sys.exit(1)
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - not a URL SQLAlchemy can read; say nothing of it
+        return url.split("@")[-1]
 
 
 @main.group()
@@ -395,6 +393,8 @@ def _serve(host: str, port: int, workers: int, settings: Settings) -> None:
     from .app import create_app
     from .serving import gunicorn_options
 
+    from .task_queue import LocalWorkerProcess
+
     class _Server(BaseApplication):
         def load_config(self):
             for name, value in gunicorn_options(host, port, workers).items():
@@ -403,7 +403,13 @@ def _serve(host: str, port: int, workers: int, settings: Settings) -> None:
         def load(self):
             return create_app(settings)
 
-    _Server().run()
+    # Without a broker, background exports run in a local worker next to the web workers.
+    local_worker = None if settings.broker_url else LocalWorkerProcess(settings).start()
+    try:
+        _Server().run()
+    finally:
+        if local_worker is not None:
+            local_worker.stop()
 
 
 @main.command()

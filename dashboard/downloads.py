@@ -27,6 +27,7 @@ from data_access import audit
 from data_access.accounts import active_bindings
 from data_access.download_tables import FORMATS, TABLES, DownloadTable, Malformed
 from data_access.export_jobs import (
+    ERR_QUEUE,
     MAX_ACTIVE_PER_USER,
     TMP_PREFIX,
     JobRow,
@@ -36,13 +37,13 @@ from data_access.export_jobs import (
     job_for_download,
     job_params,
     jobs_for_user,
+    mark_failed,
 )
 from data_access.export_writer import csv_chunks, write_xlsx
 from data_access.privacy import mask_account
 from data_access.scope import NotFound, ScopeDenied
 
-from . import job_launcher
-from .access import current_scope, engine, read, write
+from .access import current_scope, engine, read, recover_jobs, write
 from .errors import error_text, render_error
 from .security import client_ip, csrf_valid
 
@@ -254,10 +255,11 @@ def create_export_job():
                             job_params(table, fmt, count), table.label_text())
         _audit_export(conn, table, fmt, count, job_id=job_id)
     try:
-        job_launcher.start_job(job_id)
-    except OSError:
-        current_app.logger.exception("could not start export job %s", job_id)
-        abort(500)
+        current_app.extensions["yanxiu"].job_queue.submit(job_id)
+    except Exception:  # noqa: BLE001 - the broker is down: say so, leave no job waiting
+        current_app.logger.exception("could not queue export job %s", job_id)
+        mark_failed(engine(), job_id, ERR_QUEUE)
+        return jsonify(error=ERR_QUEUE), 503
     return jsonify(mode="job", job_id=job_id, rows=count), 202
 
 
@@ -302,6 +304,7 @@ def list_export_jobs():
     """The caller's own jobs, newest first (never anybody else's)."""
     if current_scope() is None:
         abort(403)
+    recover_jobs()
     with read() as conn:
         jobs = jobs_for_user(conn, current_user.id)
         bindings = {b.id for b in active_bindings(conn, current_user.id)}

@@ -17,7 +17,12 @@ def instance_dir() -> Path:
 class Settings:
     database_url: str = ""
     secret_key: str = DEFAULT_SECRET
-    redis_url: str | None = None
+    # The task queue's broker (SPEC §7.5), e.g. redis://host:6379/0; without one, background
+    # work runs in the local worker that `serve` and `demo` start.
+    broker_url: str | None = None
+    task_queue: str = "yanxiu"  # the queue's name on the broker (two deployments, one Redis)
+    # A running job whose worker has been silent this long is retried once, then 失败.
+    job_stalled_seconds: int = 90
     # Key for the de-duplication hash of ID numbers; kept apart from the session secret so
     # that rotating the secret does not break de-duplication.
     id_hash_key: str = ""
@@ -42,6 +47,13 @@ class Settings:
             self.id_hash_key = self.secret_key
         if not 0 <= self.trusted_proxies <= 5:
             raise ValueError("YANXIU_TRUSTED_PROXIES must be between 0 and 5")
+        if not 1 <= self.inline_export_limit <= 1_000_000:
+            raise ValueError("YANXIU_INLINE_EXPORT_LIMIT must be between 1 and 1000000")
+        if not 3 <= self.job_stalled_seconds <= 3600:
+            raise ValueError("YANXIU_JOB_STALLED_SECONDS must be between 3 and 3600")
+        if not self.task_queue or len(self.task_queue) > 100 or not all(
+                c.isalnum() or c in "-_." for c in self.task_queue):
+            raise ValueError("YANXIU_TASK_QUEUE: letters, digits, '-', '_' and '.' only")
         if not (1 <= self.screen_poll_seconds <= 3600 and 1 <= self.screen_rotate_seconds <= 3600
                 and 0.01 <= self.screen_reload_hours <= 168):
             raise ValueError("screen timings out of range: poll and rotation 1–3600 s, "
@@ -59,14 +71,17 @@ class Settings:
         values = dict(
             database_url=env.get("YANXIU_DATABASE_URL", ""),
             secret_key=env.get("YANXIU_SECRET_KEY", DEFAULT_SECRET),
-            redis_url=env.get("YANXIU_REDIS_URL") or None,
+            broker_url=env.get("YANXIU_BROKER_URL") or None,
+            task_queue=env.get("YANXIU_TASK_QUEUE") or "yanxiu",
             id_hash_key=env.get("YANXIU_ID_HASH_KEY", ""),
             secure_cookies=env.get("YANXIU_SECURE_COOKIES", "").lower() in ("1", "true", "yes"),
         )
         for name, key, kind in (("screen_poll_seconds", "YANXIU_SCREEN_POLL_SECONDS", int),
                                 ("screen_rotate_seconds", "YANXIU_SCREEN_ROTATE_SECONDS", int),
                                 ("screen_reload_hours", "YANXIU_SCREEN_RELOAD_HOURS", float),
-                                ("trusted_proxies", "YANXIU_TRUSTED_PROXIES", int)):
+                                ("trusted_proxies", "YANXIU_TRUSTED_PROXIES", int),
+                                ("job_stalled_seconds", "YANXIU_JOB_STALLED_SECONDS", int),
+                                ("inline_export_limit", "YANXIU_INLINE_EXPORT_LIMIT", int)):
             if env.get(key):
                 try:
                     values[name] = kind(env[key])

@@ -1,8 +1,11 @@
 """Background export jobs (SPEC §6 导出管理, §8.3).
 
-A download larger than the inline limit becomes a row in `export_jobs`; a separate process
-(`yanxiu export-run JOB_ID`, started by `dashboard.job_launcher.start_job`) writes the file into the
-export directory while the web workers keep serving. The job stores the request as it was
+A download larger than the inline limit becomes a row in `export_jobs`; a background worker
+(`yanxiu worker`: on a task queue when a broker is configured, else the local worker that
+`serve` starts, see `dashboard.task_queue`) writes the file into the export directory while
+the web workers keep serving. The table is the truth about every job: a worker takes a job
+with one atomic update, beats a heartbeat while it writes, and a job whose heartbeat stops is
+handed out once more, then marked 失败 (`recover_stalled`). The job stores the request as it was
 authorized when it was created (training id, snapshot id, region or school code, filters);
 the runner re-checks the binding and re-authorizes the request with its table's own scope
 check (`download_tables`) before it reads anything.
@@ -13,17 +16,19 @@ seven days. A user only ever sees and downloads their own jobs.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
 import sys
+import threading
 import time
 import traceback
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, case, delete, func, insert, select, update
 
 from .download_tables import FORMATS, TABLES, DownloadTable, Malformed, snapshot_ready
 from .export_writer import write_csv, write_xlsx
@@ -32,7 +37,11 @@ from .scope import NotFound, Scope, ScopeDenied, scope_of
 
 KEEP = timedelta(days=7)  # a finished file can be downloaded this long
 LISTED_AFTER_EXPIRY = timedelta(days=7)  # an expired job stays listed (已过期) this long
-STALE_AFTER = timedelta(hours=12)  # a queued/running job this old was interrupted
+STALE_AFTER = timedelta(hours=12)  # a job still queued this long has no worker to run it
+HEARTBEAT_EVERY = timedelta(seconds=10)  # a running job's worker says it is alive this often
+STALLED_AFTER = timedelta(seconds=90)  # ... and is taken for dead after this much silence
+RESUBMIT_AFTER = timedelta(minutes=10)  # a queued job is handed to the task queue again
+MAX_ATTEMPTS = 2  # a job whose worker died is retried once
 ORPHAN_AGE = timedelta(days=1)  # stray files in the export dir older than this are removed
 PROGRESS_EVERY = 5000
 MAX_ACTIVE_PER_USER = 3
@@ -44,6 +53,8 @@ ERR_SCOPE = "管理范围已变更，无法导出，请重新发起导出"
 ERR_SNAPSHOT = "统计数据已更新，请重新发起导出"
 ERR_INTERNAL = "导出失败（内部错误），请重新发起导出"
 ERR_INTERRUPTED = "导出中断，请重新发起导出"
+ERR_WORKER_LOST = "导出程序意外停止，重试后仍未完成，请重新发起导出"
+ERR_QUEUE = "导出服务暂时不可用，请稍后重新发起导出"
 
 FILE_PREFIX = "job-"
 TMP_PREFIX = "tmp-"
@@ -202,12 +213,95 @@ def table_from_params(conn: Connection, scope: Scope, table_name: str,
 
 
 def _claim(engine: Engine, job_id: int) -> bool:
-    """queued → running, atomically: a job is never run twice."""
+    """queued → running, atomically: a job is never run by two workers at once."""
     with engine.begin() as conn:
         return conn.execute(
             update(ExportJob).where(ExportJob.id == job_id, ExportJob.status == "queued")
-            .values(status="running", progress=0)
+            .values(status="running", progress=0, attempts=ExportJob.attempts + 1,
+                    heartbeat_at=datetime.now())
         ).rowcount == 1
+
+
+class _Heartbeat:
+    """Stamps `heartbeat_at` of a running job every HEARTBEAT_EVERY from a thread, so that a
+    job stays alive through a long query before its first row as well as while it writes."""
+
+    def __init__(self, engine: Engine, job_id: int, every: timedelta = HEARTBEAT_EVERY):
+        self._engine, self._job_id = engine, job_id
+        self._every = every.total_seconds()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"job-{job_id}-heartbeat",
+                                        daemon=True)
+
+    def __enter__(self) -> "_Heartbeat":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self._every):
+            try:
+                with self._engine.begin() as conn:
+                    conn.execute(update(ExportJob).where(
+                        ExportJob.id == self._job_id, ExportJob.status == "running",
+                    ).values(heartbeat_at=datetime.now()))
+            except Exception:  # noqa: BLE001 - a missed beat is retried at the next one
+                pass
+
+
+def next_queued(conn: Connection) -> int | None:
+    """The oldest job waiting for a worker."""
+    return conn.scalar(select(ExportJob.id).where(ExportJob.status == "queued")
+                       .order_by(ExportJob.id).limit(1))
+
+
+def recover_stalled(engine: Engine, *, now: datetime | None = None,
+                    stalled_after: timedelta = STALLED_AFTER,
+                    resubmit_after: timedelta | None = None) -> list[int]:
+    """Jobs whose worker died: retried once (back to queued), then failed with a clear
+    message. With `resubmit_after`, jobs queued longer than that are returned too (a broker
+    that lost its messages on a restart must be given them again). Returns the ids to hand
+    to the task queue; every change is conditional, so that callers racing each other hand
+    out each job once."""
+    now = now or datetime.now()
+    cutoff = now - stalled_after
+    out: list[int] = []
+    with engine.begin() as conn:
+        silent = conn.execute(select(ExportJob.id, ExportJob.attempts).where(
+            ExportJob.status == "running",
+            func.coalesce(ExportJob.heartbeat_at, ExportJob.created_at) < cutoff)).all()
+        for job_id, attempts in silent:
+            still_silent = (ExportJob.id == job_id, ExportJob.status == "running",
+                            func.coalesce(ExportJob.heartbeat_at, ExportJob.created_at) < cutoff)
+            if (attempts or 0) < MAX_ATTEMPTS:
+                if conn.execute(update(ExportJob).where(*still_silent).values(
+                        status="queued", progress=0, heartbeat_at=now)).rowcount:
+                    out.append(job_id)
+            else:
+                conn.execute(update(ExportJob).where(*still_silent).values(
+                    status="failed", error=ERR_WORKER_LOST, finished_at=now))
+        if resubmit_after is not None:
+            waiting = func.coalesce(ExportJob.heartbeat_at, ExportJob.created_at)
+            for job_id, in conn.execute(select(ExportJob.id).where(
+                    ExportJob.status == "queued", waiting < now - resubmit_after)).all():
+                if conn.execute(update(ExportJob).where(
+                        ExportJob.id == job_id, ExportJob.status == "queued",
+                        waiting < now - resubmit_after).values(heartbeat_at=now)).rowcount:
+                    out.append(job_id)
+    return out
+
+
+def release(engine: Engine, job_id: int) -> None:
+    """Give a job back to the queue, as if it had not been taken: its worker is being
+    stopped (a deployment, not a failure)."""
+    with engine.begin() as conn:
+        conn.execute(update(ExportJob).where(
+            ExportJob.id == job_id, ExportJob.status == "running",
+        ).values(status="queued", progress=0, heartbeat_at=datetime.now(),
+                 attempts=case((ExportJob.attempts > 0, ExportJob.attempts - 1), else_=0)))
 
 
 def mark_failed(engine: Engine, job_id: int, message: str) -> None:
@@ -216,13 +310,20 @@ def mark_failed(engine: Engine, job_id: int, message: str) -> None:
             status="failed", error=message[:500], finished_at=datetime.now()))
 
 
-def run_job(engine: Engine, job_id: int, export_dir: Path) -> str:
+def run_job(engine: Engine, job_id: int, export_dir: Path, *,
+            heartbeat: timedelta = HEARTBEAT_EVERY) -> str:
     """Write a queued job's file; returns the final status ('done', 'failed', or the status
-    the job already had when it was not queued). Runs outside the web workers."""
+    the job already had when it was not queued). Runs in a background worker, never in a
+    web worker."""
     if not _claim(engine, job_id):
         with engine.connect() as conn:
             return conn.scalar(select(ExportJob.status).where(ExportJob.id == job_id)) or "missing"
     export_dir = Path(export_dir)
+    with _Heartbeat(engine, job_id, heartbeat):
+        return _write_job(engine, job_id, export_dir)
+
+
+def _write_job(engine: Engine, job_id: int, export_dir: Path) -> str:
     tmp: Path | None = None
     try:
         with engine.connect() as conn:
@@ -256,7 +357,8 @@ def run_job(engine: Engine, job_id: int, export_dir: Path) -> str:
         tmp = final
         size = final.stat().st_size
         with engine.begin() as conn:
-            conn.execute(update(ExportJob).where(ExportJob.id == job_id).values(
+            conn.execute(update(ExportJob).where(
+                ExportJob.id == job_id, ExportJob.status == "running").values(
                 status="done", progress=rows, rows=rows, size=size, file_path=name,
                 finished_at=datetime.now(), error=None))
         return "done"
@@ -269,6 +371,11 @@ def run_job(engine: Engine, job_id: int, export_dir: Path) -> str:
         _discard(tmp)
         mark_failed(engine, job_id, ERR_INTERNAL)
         return "failed"
+    except BaseException:  # the worker is being stopped: the job goes back to the queue
+        _discard(tmp)
+        with contextlib.suppress(Exception):
+            release(engine, job_id)
+        raise
 
 
 def _discard(path: Path | None) -> None:

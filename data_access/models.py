@@ -430,7 +430,7 @@ class AggTeacher(Base):
 
 
 class ExportJob(Base):
-    """A download too large for the request worker, written by a separate process."""
+    """A download too large for the request worker, written by a background worker."""
 
     __tablename__ = "export_jobs"
 
@@ -451,6 +451,11 @@ class ExportJob(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
     expires_at: Mapped[datetime] = mapped_column(DateTime)
+    # How many times a worker has taken the job (a job whose worker died is retried once).
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Running: the worker's last sign of life. Queued: when the job was last handed to the
+    # task queue.
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class AggHistory(Base):

@@ -131,3 +131,97 @@ def province_demo_files(tmp_path_factory):
 
     return generate("province", tmp_path_factory.mktemp("province-demo"),
                     today=datetime.date(2025, 1, 15))
+
+
+# --------------------------------------------------------------------------- background workers
+
+BROKER_URL = os.environ.get("YANXIU_TEST_BROKER_URL", "")
+
+
+def _queue_modes() -> list[str]:
+    """Job tests run with the local worker, and again on the broker when one is given
+    (`.ci/run` gives the local Redis; YANXIU_REQUIRE_BROKER makes its absence a failure)."""
+    if BROKER_URL:
+        return ["local", "broker"]
+    if os.environ.get("YANXIU_REQUIRE_BROKER"):
+        raise pytest.UsageError("YANXIU_REQUIRE_BROKER is set but YANXIU_TEST_BROKER_URL is not")
+    return ["local"]
+
+
+class WorkerControl:
+    """`yanxiu worker` processes of one test, on the app's database and export folder."""
+
+    def __init__(self, app, mode: str, queue_name: str):
+        self.app, self.mode, self.queue_name = app, mode, queue_name
+        self.procs: list = []
+
+    @property
+    def settings(self):
+        return self.app.extensions["yanxiu"].settings
+
+    def environment(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.pop("YANXIU_BROKER_URL", None)
+        env.update(YANXIU_DATABASE_URL=self.settings.database_url,
+                   YANXIU_EXPORT_DIR=str(self.settings.export_dir),
+                   YANXIU_JOB_STALLED_SECONDS=str(self.settings.job_stalled_seconds),
+                   YANXIU_TASK_QUEUE=self.queue_name, YANXIU_SECRET_KEY="test-secret-0123456789")
+        if self.mode == "broker":
+            env["YANXIU_BROKER_URL"] = BROKER_URL
+        return env
+
+    def start(self):
+        import subprocess
+        import sys
+
+        proc = subprocess.Popen([sys.executable, "-m", "dashboard.cli", "worker"],
+                                env=self.environment(), stdin=subprocess.DEVNULL,
+                                start_new_session=True)
+        self.procs.append(proc)
+        return proc
+
+    def stop_all(self) -> None:
+        import signal
+        import subprocess
+
+        for proc in self.procs:
+            if proc.poll() is None:
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                try:
+                    proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    pass
+
+
+@pytest.fixture(params=_queue_modes())
+def job_worker(request, app, tmp_path):
+    """Sets the app up for the test's queue mode (the local worker, or Celery on the test
+    broker with a queue of its own) and hands out `yanxiu worker` processes to start."""
+    from dashboard.task_queue import BrokerQueue, LocalQueue
+
+    state = app.extensions["yanxiu"]
+    state.settings.export_dir = tmp_path / "exports"
+    queue_name = f"yanxiu-test-{uuid.uuid4().hex[:10]}"
+    state.settings.task_queue = queue_name
+    if request.param == "broker":
+        import redis
+
+        try:
+            redis.Redis.from_url(BROKER_URL, socket_connect_timeout=3).ping()
+        except redis.RedisError as exc:
+            pytest.fail(f"the test broker {BROKER_URL} does not answer: {exc}")
+        state.settings.broker_url = BROKER_URL
+        state.job_queue = BrokerQueue(state.settings)
+    else:
+        state.settings.broker_url = None
+        state.job_queue = LocalQueue()
+    control = WorkerControl(app, request.param, queue_name)
+    yield control
+    control.stop_all()
+    if request.param == "broker":
+        import redis
+
+        redis.Redis.from_url(BROKER_URL).delete(queue_name)

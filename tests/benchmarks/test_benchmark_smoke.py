@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.browser.conftest import _chromium
+from tests.conftest import BACKEND, POSTGRES_URL
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -84,3 +85,46 @@ def test_small_benchmark_runs_and_reports_every_measurement(tmp_path):
     assert "未激活学校: province list, first/middle/last pages" in report
     # A smoke run never touches the published report.
     assert (docs.read_bytes() if docs.exists() else None) == before
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(BACKEND != "postgresql" or not POSTGRES_URL,
+                    reason="the PostgreSQL side of the benchmark runs in the PostgreSQL pass")
+def test_small_benchmark_measures_postgresql_beside_sqlite(tmp_path):
+    from sqlalchemy import text
+
+    from data_access.db import make_engine
+
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--scale", "small",
+         "--calls", "3", "--warmup", "1", "--page-runs", "0", "--refresh-runs", "1",
+         "--naive-runs", "1", "--export-runs", "1", "--export-budget", "5", "--wall-rounds", "2",
+         "--out", str(tmp_path), "--no-docs", "--database-url", POSTGRES_URL],
+        cwd=ROOT, capture_output=True, text=True, timeout=900,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    results = json.loads((tmp_path / "results.json").read_text())
+    pg = results["postgresql"]
+    assert set(pg["measurements"]) == CALLBACK_KEYS
+    for key in REQUIRED:
+        m = pg["measurements"][key]
+        assert m["available"] and m["errors"] == 0 and m["n"] == 3, (key, m)
+    assert pg["data"]["teachers"] == results["data"]["teachers"] > 0
+    assert pg["data"]["training_records"] == results["data"]["training_records"]
+    assert pg["build"]["import"]["teachers"]["rows"] == results["build"]["import"]["teachers"]["rows"]
+    assert pg["refresh"]["target_s"] == results["refresh"]["median_s"]
+    assert pg["naive"]["same_participants_as_screen"] is True
+    assert pg["exports"]["export_csv"]["available"]
+    report = (tmp_path / "performance.md").read_text()
+    assert "## PostgreSQL beside SQLite" in report
+    assert "| SQLite median / p95 ms | PostgreSQL median / p95 ms |" in report
+    # the run's database is gone, and the report holds no password
+    from sqlalchemy.engine import make_url
+
+    name = make_url(pg["build"]["database"]).database
+    assert name.startswith("yanxiu_bench_small_")
+    admin = make_engine(POSTGRES_URL)
+    with admin.connect() as conn:
+        assert conn.scalar(text("SELECT count(*) FROM pg_database WHERE datname = :n"),
+                           {"n": name}) == 0
+    admin.dispose()

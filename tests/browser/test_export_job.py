@@ -13,11 +13,10 @@ pytestmark = pytest.mark.browser
 
 
 def test_large_export_runs_as_a_job_and_downloads_from_the_export_list(
-        app, live_server, browser_page, tmp_path):
+        app, live_server, browser_page, tmp_path, job_worker):
     engine = app.extensions["yanxiu"].engine
     settings = app.extensions["yanxiu"].settings
     settings.inline_export_limit = 5  # the 9 participants of the data set count as "large"
-    settings.export_dir = tmp_path / "exports"
     build_dataset(engine)
     refresh(engine)
     account = make_admin(engine, "region_training", "350000", "job-admin")
@@ -32,6 +31,11 @@ def test_large_export_runs_as_a_job_and_downloads_from_the_export_list(
 
     page.click(".leftmenu >> text=导出管理")
     page.wait_for_selector("#exports-grid .ag-center-cols-container .ag-row")
+    # no worker runs yet: the job waits
+    page.wait_for_function(
+        "() => /排队中/.test(document.querySelector('#exports-grid').innerText)")
+    page.shot("job-queued")
+    job_worker.start()
     page.wait_for_function(
         "() => /已完成|失败/.test(document.querySelector('#exports-grid').innerText)",
         timeout=60_000)

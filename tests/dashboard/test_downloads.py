@@ -343,7 +343,7 @@ def test_job_requests_are_checked(world, client, login_as):
 def test_large_export_becomes_a_job_only_its_owner_sees(world, app, client, login_as,
                                                         monkeypatch):
     started = []
-    monkeypatch.setattr("dashboard.job_launcher.start_job", started.append)
+    monkeypatch.setattr(app.extensions["yanxiu"].job_queue, "submit", started.append)
     app.extensions["yanxiu"].settings.inline_export_limit = 1
     login_as("region_training", "350000")
     resp = post_job(client, table="teachers", format="csv", training="T2022",
@@ -395,7 +395,6 @@ def test_large_export_becomes_a_job_only_its_owner_sees(world, app, client, logi
 def test_job_file_expires_and_is_purged(world, app, client, login_as, monkeypatch):
     from datetime import datetime, timedelta
 
-    monkeypatch.setattr("dashboard.job_launcher.start_job", lambda job_id: None)
     app.extensions["yanxiu"].settings.inline_export_limit = 1
     login_as("region_training", "350000")
     job_id = post_job(client, table="teachers", format="xlsx", training="T2022").get_json()["job_id"]
@@ -420,7 +419,6 @@ def test_job_of_a_removed_binding_fails_and_cannot_be_downloaded(world, app, cli
 
     from data_access.models import Binding
 
-    monkeypatch.setattr("dashboard.job_launcher.start_job", lambda job_id: None)
     app.extensions["yanxiu"].settings.inline_export_limit = 1
     login_as("region_training", "350000")
     job_id = post_job(client, table="teachers", format="csv", training="T2022").get_json()["job_id"]
@@ -435,7 +433,6 @@ def test_job_of_a_removed_binding_fails_and_cannot_be_downloaded(world, app, cli
 
 
 def test_active_jobs_per_user_are_limited(world, app, client, login_as, monkeypatch):
-    monkeypatch.setattr("dashboard.job_launcher.start_job", lambda job_id: None)
     app.extensions["yanxiu"].settings.inline_export_limit = 1
     login_as("region_training", "350000")
     for _ in range(jobs_module.MAX_ACTIVE_PER_USER):
@@ -445,12 +442,14 @@ def test_active_jobs_per_user_are_limited(world, app, client, login_as, monkeypa
     assert resp.status_code == 429 and "导出任务" in resp.get_json()["error"]
 
 
-def test_job_runs_in_a_separate_process(world, app, client, login_as):
+def test_job_runs_in_a_worker_process(world, app, client, login_as, job_worker):
     app.extensions["yanxiu"].settings.inline_export_limit = 1
+    app.extensions["yanxiu"].settings.export_dir = world["export_dir"]
     login_as("region_training", "350300")
     resp = post_job(client, table="teachers", format="xlsx", training="T2022", stage="初中")
     assert resp.status_code == 202, resp.get_data(as_text=True)
     job_id = resp.get_json()["job_id"]
+    job_worker.start()
     deadline = time.monotonic() + 60
     while True:
         job = client.get("/export/jobs").get_json()["jobs"][0]
@@ -514,7 +513,6 @@ def test_purge_fails_interrupted_jobs_and_the_cli_runs_it(world, app, client, lo
 
     from dashboard.cli import main
 
-    monkeypatch.setattr("dashboard.job_launcher.start_job", lambda job_id: None)
     app.extensions["yanxiu"].settings.inline_export_limit = 1
     login_as("region_training", "350000")
     job_id = post_job(client, table="teachers", format="csv", training="T2022").get_json()["job_id"]
@@ -540,7 +538,6 @@ def test_purge_fails_interrupted_jobs_and_the_cli_runs_it(world, app, client, lo
 def test_job_reports_progress_while_it_writes(world, app, client, login_as, monkeypatch):
     from sqlalchemy import event
 
-    monkeypatch.setattr("dashboard.job_launcher.start_job", lambda job_id: None)
     monkeypatch.setattr(jobs_module, "PROGRESS_EVERY", 2)
     app.extensions["yanxiu"].settings.inline_export_limit = 1
     login_as("region_training", "350000")
@@ -621,7 +618,6 @@ def test_export_button_request_by_stable_url_becomes_the_same_job(world, app, cl
                                                                   monkeypatch):
     """The 导出 buttons send the stable URL the server built; above the inline limit the job
     stores the authorized request and writes exactly that URL's file."""
-    monkeypatch.setattr("dashboard.job_launcher.start_job", lambda job_id: None)
     app.extensions["yanxiu"].settings.inline_export_limit = 1
     login_as("region_training", "350000")
     url = f"{BASE}/teachers.csv?region=350300&stage=%E5%88%9D%E4%B8%AD"
