@@ -6,6 +6,7 @@ leaves a job that is retried once and then fails with a clear message, never one
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 import pytest
@@ -73,8 +74,10 @@ def test_the_job_of_a_worker_that_died_is_run_again(world, client, login_as, job
         assert conn.scalar(select(ExportJob.attempts).where(ExportJob.id == job_id)) == 2
 
 
-def _kill_mid_export(world, client, job_worker, job_id):
-    """Start a worker, hold it inside the export (the teacher rows are locked), kill it."""
+@contextmanager
+def _held_inside_export(world, client, job_worker, job_id):
+    """Start a worker and hold it inside the export (the teacher rows are locked) until the
+    block ends; yields the worker process and the lock's connection."""
     with world.engine.connect() as lock:
         lock.execute(text("LOCK TABLE agg_teacher IN ACCESS EXCLUSIVE MODE"))
         proc = job_worker.start()
@@ -82,6 +85,12 @@ def _kill_mid_export(world, client, job_worker, job_id):
         while _listed(client, job_id)["status"] != "导出中":
             assert time.monotonic() < deadline, "the worker never took the job"
             time.sleep(0.2)
+        yield proc, lock
+
+
+def _kill_mid_export(world, client, job_worker, job_id):
+    """Start a worker, hold it inside the export, kill it."""
+    with _held_inside_export(world, client, job_worker, job_id) as (proc, lock):
         time.sleep(1.5)  # inside the export, heartbeat beating
         assert _listed(client, job_id)["status"] == "导出中"
         job_worker.stop_all()
@@ -140,13 +149,7 @@ def test_a_worker_stopped_for_a_deployment_loses_no_job(world, client, login_as,
     login_as("region_training", "350000")
     job_id = post_job(client, table="teachers", format="csv", training="T2022").get_json()[
         "job_id"]
-    with world.engine.connect() as lock:
-        lock.execute(text("LOCK TABLE agg_teacher IN ACCESS EXCLUSIVE MODE"))
-        proc = job_worker.start()
-        deadline = time.monotonic() + 60
-        while _listed(client, job_id)["status"] != "导出中":
-            assert time.monotonic() < deadline, "the worker never took the job"
-            time.sleep(0.2)
+    with _held_inside_export(world, client, job_worker, job_id) as (proc, lock):
         proc.send_signal(signal.SIGTERM)
         if job_worker.mode == "local":
             proc.wait(20)
