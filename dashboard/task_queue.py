@@ -241,6 +241,9 @@ class LocalWorkerProcess:
         self._settings = settings
         self._owner = os.getpid()
         self._stop = threading.Event()
+        # Held while a child is started and while stopping: a stop() that comes before the
+        # child exists must not miss it (the child would outlive the server).
+        self._lock = threading.Lock()
         self._proc: subprocess.Popen | None = None
         self._thread = threading.Thread(target=self._supervise, name="yanxiu-local-worker",
                                         daemon=True)
@@ -266,16 +269,20 @@ class LocalWorkerProcess:
         return self
 
     def _supervise(self) -> None:
-        while not self._stop.is_set():
-            try:
-                # Its own session: a signal to the server's process group (Ctrl-C, a
-                # supervisor) reaches the server, which stops the worker in order.
-                self._proc = subprocess.Popen(self.command(), env=self.environment(),
-                                              stdin=subprocess.DEVNULL, close_fds=True,
-                                              start_new_session=True)
-            except OSError:
-                log.exception("could not start the local worker")
-            else:
+        while True:
+            with self._lock:
+                if self._stop.is_set():
+                    return
+                try:
+                    # Its own session: a signal to the server's process group (Ctrl-C, a
+                    # supervisor) reaches the server, which stops the worker in order.
+                    self._proc = subprocess.Popen(self.command(), env=self.environment(),
+                                                  stdin=subprocess.DEVNULL, close_fds=True,
+                                                  start_new_session=True)
+                except OSError:
+                    log.exception("could not start the local worker")
+                    self._proc = None
+            if self._proc is not None:
                 self._proc.wait()
             if self._stop.wait(self.RESTART_AFTER_S):
                 return
@@ -286,11 +293,21 @@ class LocalWorkerProcess:
         # through the same `finally`: only the owner stops the worker.
         if os.getpid() != self._owner:
             return
-        self._stop.set()
-        proc = self._proc
+        with self._lock:
+            self._stop.set()
+            proc = self._proc
         if proc is not None and proc.poll() is None:
             proc.terminate()
             try:
                 proc.wait(timeout)
             except subprocess.TimeoutExpired:
                 proc.kill()
+                proc.wait(timeout)
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    @property
+    def running(self) -> bool:
+        """True while the supervisor or its worker process is alive."""
+        proc = self._proc
+        return self._thread.is_alive() or (proc is not None and proc.poll() is None)

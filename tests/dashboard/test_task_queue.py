@@ -176,3 +176,17 @@ def test_settings_of_the_task_queue_are_checked():
         Settings(inline_export_limit=0)
     s = Settings.from_env()
     assert s.job_stalled_seconds == 90 and s.task_queue == "yanxiu"
+
+
+def test_a_server_stopped_right_after_its_start_leaves_no_local_worker(database_url, tmp_path):
+    """`serve` stopped at once (a failed start, a test) must not leave its worker behind,
+    whether or not the worker process had been started yet."""
+    from dashboard.settings import Settings
+    from dashboard.task_queue import LocalWorkerProcess
+
+    settings = Settings(database_url=database_url, export_dir=tmp_path / "exports")
+    for pause in (0.0, 0.0, 0.05, 0.5):
+        local = LocalWorkerProcess(settings).start()
+        time.sleep(pause)
+        local.stop()
+        assert not local.running

@@ -51,9 +51,10 @@ def two_hosts(app, job_worker):
             while True:
                 assert proc.poll() is None, "serve stopped"
                 try:
-                    if requests.get(f"{url}/login", timeout=2).status_code == 200:
+                    # A worker's first answer builds the app: slow on a busy machine.
+                    if requests.get(f"{url}/login", timeout=10).status_code == 200:
                         break
-                except requests.ConnectionError:
+                except (requests.ConnectionError, requests.Timeout):
                     pass
                 assert time.monotonic() < deadline, f"{url} never answered"
                 time.sleep(0.3)
