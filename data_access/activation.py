@@ -112,7 +112,7 @@ def _table_statement(region_code: str):
 
     - ``own``: per region of R's subtree, its not-deleted schools and how many have a
       current 学校管理员 — the one pass over the subtree's schools (index-only through
-      ``ix_schools_region_live`` and ``ix_bindings_school``);
+      ``ix_schools_region_live``, joined with ``school_admins``);
     - ``school_cols``: ``own`` rolled up to each head through the closure table;
     - ``region_cols``: per head, the closure rows below it, those with a current region
       admin on the region itself, and those whose own subtree holds a region of ``own``
@@ -122,14 +122,20 @@ def _table_statement(region_code: str):
              .where(or_(Region.code == region_code, Region.parent_code == region_code))
              .cte("heads"))
     within = RegionClosure.__table__.alias("within_r")
+    # PostgreSQL misjudges how many schools a subtree holds (the closure table knows every
+    # region of the catalogue) and would look up each school's admin by index: 24 ms for a
+    # province's 10,000 schools, against 13 ms for one pass over the current admins hashed.
+    # SQLite reads this CTE as the plain join it stands for.
+    admins = (select(Binding.school_code).where(current_school_admin())
+              .cte("school_admins").prefix_with("MATERIALIZED", dialect="postgresql"))
     own = (
         select(within.c.descendant_code.label("region_code"),
                func.count().label("schools"),
-               func.count(Binding.school_code).label("activated"))
+               func.count(admins.c.school_code).label("activated"))
         .select_from(within)
         .join(School, and_(School.region_code == within.c.descendant_code,
                            School.deleted_at.is_(None)))
-        .outerjoin(Binding, _current_school_admin())
+        .outerjoin(admins, admins.c.school_code == School.code)
         .where(within.c.ancestor_code == region_code)
         .group_by(within.c.descendant_code)
         .cte("own")

@@ -39,6 +39,19 @@ def is_sqlite(bind: Engine | Connection | Session) -> bool:
     )
 
 
+def analyze(conn: Connection, *tables) -> None:
+    """Give PostgreSQL's planner fresh statistics of ``tables`` (SQLAlchemy tables) after a
+    bulk write. Without them a table filled since its last ANALYZE looks nearly empty, and
+    the planner picks nested loops that take seconds instead of milliseconds (autovacuum
+    catches up only a minute later, and not at all where it is switched off). Inside the
+    writing transaction, so the statistics commit, or roll back, with the rows. SQLite's
+    planner does without."""
+    if conn.dialect.name != "postgresql" or not tables:
+        return
+    quote = conn.dialect.identifier_preparer.quote
+    conn.exec_driver_sql("ANALYZE " + ", ".join(quote(t.name) for t in tables))
+
+
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 

@@ -1446,6 +1446,7 @@ def seed_admins(conn, *, seed: int = 2026, today: _dt.date | None = None) -> See
     from sqlalchemy import insert, select
 
     from .accounts import hash_password
+    from .db import analyze
     from .models import Binding, Region, School, User
     from .rules import school_admin_bound
     from .vocab import ROLE_REGION_SUPER, ROLE_REGION_TRAINING, ROLE_SCHOOL_ADMIN
@@ -1562,6 +1563,7 @@ def seed_admins(conn, *, seed: int = 2026, today: _dt.date | None = None) -> See
     # A removed binding first, so that the school's current admin comes after it.
     rows.sort(key=lambda r: r["removed_at"] is None)
     conn.execute(insert(Binding), rows)
+    analyze(conn, User.__table__, Binding.__table__)
     schools_bound = sum(1 for b in bindings if b[1] == ROLE_SCHOOL_ADMIN and b[6] is None)
     return SeededAdmins(schools_bound, sum(1 for b in bindings if b[1] != ROLE_SCHOOL_ADMIN),
                         removed)

@@ -230,6 +230,11 @@ def refresh(engine: Engine, *, now: datetime | None = None,
                 f"refresh of snapshot {sid} failed; the previous snapshot stays in service: {exc}"
             ) from exc
 
+        if engine.dialect.name == "postgresql":
+            try:
+                store.vacuum_partitions(engine, sid, [model.__table__ for model in AGG_TABLES])
+            except Exception:  # served all the same, only by slower plans until autovacuum
+                log.exception("vacuum of the partitions of snapshot %s failed", sid)
         try:
             _purge(engine, keep_from=sid, previous=previous)
         except Exception:  # the switch is done; the next refresh deletes what is left

@@ -1371,3 +1371,29 @@ def test_the_same_file_keeps_a_decision_made_before_its_stored_application_time(
         row = conn.execute(select(Teacher.cert_status, Teacher.decision_reason)
                            .where(Teacher.account == "13800000002")).one()
     assert tuple(row) == ("未通过", "不清晰")
+
+
+def test_an_import_on_postgresql_leaves_the_planner_statistics_of_what_it_wrote(
+        world, tmp_path):
+    """A table filled since its last ANALYZE looks empty to PostgreSQL's planner, which then
+    answers a province's 激活进度 by nested loops in seconds: each import renews the
+    statistics of its tables in its own transaction (a refused or dry run renews nothing)."""
+    if world.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's planner statistics")
+
+    def estimate_and_count(table):
+        with world.connect() as conn:
+            return (conn.execute(text("SELECT reltuples FROM pg_class WHERE oid = "
+                                      "to_regclass(:t)"), {"t": table}).scalar(),
+                    conn.execute(text(f"SELECT count(*) FROM {table}")).scalar())
+
+    for table in ("schools", "teachers", "trainings"):
+        estimate, count = estimate_and_count(table)
+        assert count > 0 and estimate == count, table
+    bad = RECORDS + [["T1", "13800000009", "1", "1"]]  # an unknown teacher
+    refused(world, "records", tmp_path, bad)
+    run(world, "records", tmp_path, RECORDS, dry_run=True)
+    estimate, count = estimate_and_count("training_records")
+    assert count == 0 and estimate <= 0
+    run(world, "records", tmp_path, RECORDS)
+    assert estimate_and_count("training_records") == (3, 3)

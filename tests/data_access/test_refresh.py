@@ -621,6 +621,13 @@ def test_postgresql_keeps_a_partition_per_snapshot_and_waits_little_for_readers(
     assert snapshots_with_rows(engine) == {third.snapshot_id, fourth.snapshot_id}
     with engine.connect() as conn:
         assert read_school(conn, fourth.snapshot_id) == data.school_totals()
+        # Vacuumed once served: every page all-visible, so the covering indexes answer by
+        # index-only scans without visiting the rows' pages.
+        for table in ("agg_school", "agg_region", "agg_teacher"):
+            pages, visible = conn.exec_driver_sql(
+                "SELECT relpages, relallvisible FROM pg_class "
+                f"WHERE oid = 'snapshot_{fourth.snapshot_id}.{table}'::regclass").one()
+            assert pages > 0 and visible == pages, table
 
 
 # --------------------------------------------------------------------------- killed runs
