@@ -77,6 +77,7 @@ from sqlalchemy import (
     Engine,
     Integer,
     case,
+    column,
     delete,
     false,
     func,
@@ -314,12 +315,24 @@ def _build_snapshot(engine: Engine, sid: int, progress=None) -> tuple[int, int]:
         return _build_sqlite(engine, sid, progress)
     tables = [model.__table__ for model in AGG_TABLES]
     with _build_transaction(engine) as conn:
-        base = store.create_partitions(conn, sid, tables)
-        counts = _build(conn, sid, progress)
+        created_as = {model.__table__.name for model in _CREATED_AS}
+        base = store.create_partitions(
+            conn, sid, [t for t in tables if t.name not in created_as])
+        conn.info[_CREATE_AS] = created_as
+        try:
+            counts = _build(conn, sid, progress)
+        finally:
+            conn.info.pop(_CREATE_AS, None)
         if progress:
             progress("indexes")
         store.attach_partitions(conn, sid, tables, base)
         return counts
+
+
+#: PostgreSQL: the partitions that their first build statement creates by CREATE TABLE … AS
+#: (the others are created empty first). Key in ``conn.info``: the names still to create.
+_CREATED_AS = (AggSchool, AggRegion, AggTeacher)
+_CREATE_AS = "yanxiu.refresh.create_as"
 
 
 @contextmanager
@@ -408,7 +421,12 @@ def _sid(sid: int):
 
 
 def _insert_select(conn: Connection, model, columns: list[str], rows) -> int:
-    """INSERT … SELECT executed by the database; returns the number of rows inserted."""
+    """INSERT … SELECT executed by the database (on PostgreSQL the first write of a
+    partition creates it by CREATE TABLE … AS instead); returns the number of rows written."""
+    to_create = conn.info.get(_CREATE_AS)
+    if to_create and model.__tablename__ in to_create:
+        to_create.discard(model.__tablename__)
+        return store.create_as(conn, model.__table__, columns, rows)
     stmt = insert(model).from_select(columns, rows).execution_options(preserve_rowcount=True)
     return conn.execute(stmt).rowcount
 
@@ -485,20 +503,23 @@ def _build_subtree(conn: Connection, sid: int) -> int:
     return _insert_select(conn, AggRegion, _REGION_COLUMNS, rows)
 
 
-_TEACHER_SQL = """
-INSERT INTO agg_teacher (snapshot_id, training_id, teacher_id, l1, l2, l3, l4, l5, school_code,
-                         school_name, region_path, account_masked, name, stage, subject,
-                         certified, hours_tenths, study_seconds)
-SELECT :sid, r.training_id, t.id, s.l1, s.l2, s.l3, s.l4, s.l5, s.code, s.name, s.path,
-       SUBSTR(t.account, 1, 3) || '****' || SUBSTR(t.account, LENGTH(t.account) - 3, 4),
-       t.name, t.stage, t.subject,
-       CASE WHEN t.cert_status = :passed THEN TRUE ELSE FALSE END,
-       r.hours_tenths, r.study_seconds
+_TEACHER_COLUMNS = ["snapshot_id", "training_id", "teacher_id", "l1", "l2", "l3", "l4", "l5",
+                    "school_code", "school_name", "region_path", "account_masked", "name",
+                    "stage", "subject", "certified", "hours_tenths", "study_seconds"]
+_TEACHER_SELECT = text("""
+SELECT :sid AS snapshot_id, r.training_id AS training_id, t.id AS teacher_id,
+       s.l1 AS l1, s.l2 AS l2, s.l3 AS l3, s.l4 AS l4, s.l5 AS l5, s.code AS school_code,
+       s.name AS school_name, s.path AS region_path,
+       SUBSTR(t.account, 1, 3) || '****' || SUBSTR(t.account, LENGTH(t.account) - 3, 4)
+           AS account_masked,
+       t.name AS name, t.stage AS stage, t.subject AS subject,
+       CASE WHEN t.cert_status = :passed THEN TRUE ELSE FALSE END AS certified,
+       r.hours_tenths AS hours_tenths, r.study_seconds AS study_seconds
 FROM training_records r
 JOIN teachers t ON t.id = r.teacher_id
 JOIN tmp_school_levels s ON s.code = t.school_code
 ORDER BY r.training_id, r.teacher_id
-"""
+""")
 
 
 def region_levels(regions: list[tuple[str, str | None, str]]) -> list[dict]:
@@ -521,11 +542,11 @@ def region_levels(regions: list[tuple[str, str | None, str]]) -> list[dict]:
 _TEACHER_LIST_TEMP_TABLES = (
     "DROP TABLE IF EXISTS tmp_school_levels",
     "DROP TABLE IF EXISTS tmp_region_levels",
-    "CREATE TEMPORARY TABLE tmp_region_levels (code VARCHAR(20) PRIMARY KEY, l1 VARCHAR(20), "
+    "CREATE {temporary}TABLE tmp_region_levels (code VARCHAR(20) PRIMARY KEY, l1 VARCHAR(20), "
     "l2 VARCHAR(20), l3 VARCHAR(20), l4 VARCHAR(20), l5 VARCHAR(20), path VARCHAR(400))",
-    "CREATE TEMPORARY TABLE tmp_school_levels (code VARCHAR(40) PRIMARY KEY, name VARCHAR(200), "
-    "l1 VARCHAR(20), l2 VARCHAR(20), l3 VARCHAR(20), l4 VARCHAR(20), l5 VARCHAR(20), "
-    "path VARCHAR(400))",
+    "CREATE {temporary}TABLE tmp_school_levels (code VARCHAR(40) PRIMARY KEY, "
+    "name VARCHAR(200), l1 VARCHAR(20), l2 VARCHAR(20), l3 VARCHAR(20), l4 VARCHAR(20), "
+    "l5 VARCHAR(20), path VARCHAR(400))",
 )
 
 
@@ -536,8 +557,12 @@ def _build_teacher_list(conn: Connection, sid: int) -> None:
     every (not deleted) school in a small temporary table, so the big INSERT … SELECT joins
     one small table per record."""
     tree = [tuple(r) for r in conn.execute(select(Region.code, Region.parent_code, Region.name))]
+    # PostgreSQL's workers cannot read a temporary table, which would keep the whole
+    # statement in one process: there they are plain tables of the snapshot's schema, first
+    # on the build's search path, and dropped before the commit.
+    temporary = "" if conn.dialect.name == "postgresql" else "TEMPORARY "
     for ddl in _TEACHER_LIST_TEMP_TABLES:
-        conn.execute(text(ddl))
+        conn.execute(text(ddl.format(temporary=temporary)))
     conn.execute(text("INSERT INTO tmp_region_levels (code, l1, l2, l3, l4, l5, path) "
                       "VALUES (:code, :l1, :l2, :l3, :l4, :l5, :path)"), region_levels(tree))
     conn.execute(text(
@@ -545,7 +570,9 @@ def _build_teacher_list(conn: Connection, sid: int) -> None:
         "SELECT s.code, s.name, lv.l1, lv.l2, lv.l3, lv.l4, lv.l5, lv.path "
         "FROM schools s JOIN tmp_region_levels lv ON lv.code = s.region_code "
         "WHERE s.deleted_at IS NULL"))
-    conn.execute(text(_TEACHER_SQL), {"sid": sid, "passed": CERT_PASSED})
+    rows = _TEACHER_SELECT.bindparams(sid=sid, passed=CERT_PASSED).columns(
+        *(column(c) for c in _TEACHER_COLUMNS))
+    _insert_select(conn, AggTeacher, _TEACHER_COLUMNS, rows)
     conn.execute(text("DROP TABLE tmp_school_levels"))
     conn.execute(text("DROP TABLE tmp_region_levels"))
 

@@ -34,7 +34,7 @@ import re
 from pathlib import Path
 from typing import Iterable
 
-from sqlalchemy import Connection, Engine, Table
+from sqlalchemy import Connection, Engine, Select, Table, cast, null, select
 from sqlalchemy.schema import CreateIndex
 
 SCHEMA = "snap"
@@ -187,16 +187,42 @@ def aggregate_schema(conn: Connection) -> str:
         "WHERE c.oid = to_regclass('agg_school')").scalar_one()
 
 
+def create_as(conn: Connection, table: Table, columns: list[str], rows) -> int:
+    """The build's transaction: create the partition ``table`` of the snapshot's schema (first
+    on the search path) by CREATE TABLE … AS ``rows``, whose columns are ``columns`` in order;
+    returns the number of rows. PostgreSQL plans the SELECT of a CREATE TABLE … AS in
+    parallel, never that of an INSERT … SELECT. Each column is cast to the aggregate table's
+    own type and collation, as ATTACH PARTITION wants them; a column that ``rows`` lacks is
+    NULL, NOT NULL comes with the primary key (:func:`attach_partitions`)."""
+    if isinstance(rows, Select):  # its columns named as the table's (a textual one names them)
+        rows = rows.with_only_columns(
+            *(c.label(name) for c, name in zip(rows.selected_columns, columns)),
+            maintain_column_froms=True)
+    built = rows.subquery("built")
+    given = {name: built.c[name] for name in columns}
+    shaped = select(*(
+        cast(given[c.name] if c.name in given else null(), c.type).label(c.name)
+        for c in table.columns))
+    compiled = shaped.compile(dialect=conn.dialect)
+    q = conn.dialect.identifier_preparer.quote
+    return conn.exec_driver_sql(f"CREATE TABLE {q(table.name)} AS {compiled}",
+                                compiled.params).rowcount
+
+
 def attach_partitions(conn: Connection, snapshot_id: int, tables: list[Table], base: str) -> None:
-    """After the rows are in: each table's primary key and indexes, built in one pass each,
-    then the table attached as the partition of ``snapshot_id`` (the aggregate tables' own
-    indexes take these over instead of building them again)."""
+    """After the rows are in: each table's primary key (with the NOT NULL of its other
+    columns) and indexes, built in one pass each, then the table attached as the partition
+    of ``snapshot_id`` (the aggregate tables' own indexes take these over instead of
+    building them again)."""
     q = conn.dialect.identifier_preparer.quote
     schema = partition_schema(snapshot_id)
     in_schema = {"schema_translate_map": {None: schema}}
     for table in tables:
         key = ", ".join(q(c.name) for c in table.primary_key.columns)
-        conn.exec_driver_sql(f"ALTER TABLE {q(schema)}.{q(table.name)} ADD PRIMARY KEY ({key})")
+        required = "".join(f", ALTER COLUMN {q(c.name)} SET NOT NULL" for c in table.columns
+                           if not c.nullable and not c.primary_key)
+        conn.exec_driver_sql(
+            f"ALTER TABLE {q(schema)}.{q(table.name)} ADD PRIMARY KEY ({key}){required}")
         for index in table.indexes:
             conn.execute(CreateIndex(index), execution_options=in_schema)
         conn.exec_driver_sql(

@@ -606,6 +606,10 @@ def test_postgresql_keeps_a_partition_per_snapshot_and_waits_little_for_readers(
 
     both = [f"snapshot_{first.snapshot_id}", f"snapshot_{second.snapshot_id}"]
     assert partitions() == {table: both for table in partitions()}
+    with engine.connect() as conn:  # the build's working tables went with its commit
+        assert sorted(conn.exec_driver_sql(
+            "SELECT tablename FROM pg_tables WHERE schemaname = %(s)s",
+            {"s": both[1]}).scalars()) == sorted(partitions())
     reader = engine.connect()
     try:
         reader.execute(select(func.count()).select_from(AggSchool)
