@@ -133,8 +133,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from . import privacy, school_fields, vocab
 from .export_writer import BOM, guard_row
 from .db import analyze
-from .models import (Region, RegionClosure, School, Teacher, TeacherCount, Training,
-                     TrainingRecord)
+from .models import Region, School, Teacher, TeacherCount, Training, TrainingRecord
 from .regions import RegionRow, default_kind_for_parent, rebuild_closure
 from .rules import in_subtree
 from .text import code_point, has_control_characters, value_controls, visible
@@ -968,8 +967,6 @@ class _Importer:
     #: True when check() hands rows to the batch and flush() may still find errors in them;
     #: False for the kinds that keep their rows to the end (regions, trainings, counts).
     batched: ClassVar[bool] = True
-    #: Tables the kind writes besides ``table`` (their statistics are renewed as well).
-    also_written: ClassVar[tuple[Table, ...]] = ()
 
     # -- errors
     def error(self, row: int, column: str, reason: str, value: str | None = None) -> None:
@@ -1203,7 +1200,6 @@ _REGION_KIND_BY_LABEL = {label: key for key, label in vocab.REGION_KIND_LABELS.i
 
 class _Regions(_Importer):
     table = Region.__table__
-    also_written = (RegionClosure.__table__,)
     batched = False
 
     def load(self, conn: Connection) -> None:
@@ -1981,7 +1977,7 @@ def _run(
                 if ctx.before_commit is not None:
                     ctx.before_commit(conn, _result(kind, importer, count, dry_run))
                 if importer.inserted or importer.updated:
-                    analyze(conn, importer.table, *importer.also_written)
+                    analyze(conn, importer.table)
                 trans.commit()
         except BaseException:
             importer.settle_writes(quiet=True)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, and_, select, text
 
+from .db import analyze
 from .models import Region, RegionClosure, School
 
 
@@ -54,6 +55,7 @@ def rebuild_closure(conn: Connection) -> None:
             """
         )
     )
+    analyze(conn, RegionClosure.__table__, Region.__table__)
 
 
 def get_region(conn: Connection, code: str) -> RegionRow | None:
