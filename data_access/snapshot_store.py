@@ -228,7 +228,7 @@ def attach_partitions(conn: Connection, snapshot_id: int, tables: list[Table], b
         conn.exec_driver_sql(
             f"ALTER TABLE {q(base)}.{q(table.name)} ATTACH PARTITION "
             f"{q(schema)}.{q(table.name)} FOR VALUES IN ({int(snapshot_id)})")
-    conn.exec_driver_sql(f"ANALYZE {', '.join(f'{q(schema)}.{q(t.name)}' for t in tables)}")
+    conn.exec_driver_sql(f"ANALYZE {_partition_names(conn, snapshot_id, tables)}")
 
 
 def vacuum_partitions(engine: Engine, snapshot_id: int, tables: list[Table]) -> None:
@@ -236,12 +236,17 @@ def vacuum_partitions(engine: Engine, snapshot_id: int, tables: list[Table]) -> 
     so that the covering indexes answer by index-only scans instead of visiting every row's
     page (new rows are not all-visible until a VACUUM; VACUUM cannot run inside the build's
     transaction). Tables never written since cost a fraction of a second to vacuum."""
-    q = engine.dialect.identifier_preparer.quote
-    schema = partition_schema(snapshot_id)
     with engine.connect() as conn:
         conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-        conn.exec_driver_sql(
-            f"VACUUM {', '.join(f'{q(schema)}.{q(t.name)}' for t in tables)}")
+        conn.exec_driver_sql(f"VACUUM {_partition_names(conn, snapshot_id, tables)}")
+
+
+def _partition_names(conn: Connection, snapshot_id: int, tables: list[Table]) -> str:
+    """``snapshot_<id>.agg_school, …``: the partitions of ``tables``, quoted, for one
+    statement over all of them."""
+    q = conn.dialect.identifier_preparer.quote
+    schema = partition_schema(snapshot_id)
+    return ", ".join(f"{q(schema)}.{q(t.name)}" for t in tables)
 
 
 def partition_snapshots(conn: Connection) -> set[int]:
